@@ -10,6 +10,8 @@ Every error knows the SIP response it implies (``status_code`` and ``reason``), 
      │    │    ├── BadHeader         400: a header value does not match its grammar
      │    │    ├── MessageTooLarge   513: over the configured size limits
      │    │    └── VersionNotSupported  505: not SIP/2.0
+     │    ├── MethodNotAllowed       405: a method we know but do not serve (RFC 3261 §8.2.1)
+     │    ├── MethodNotImplemented   501: a method we do not know (RFC 3261 §21.5.2)
      │    ├── UnsupportedUriScheme   416: Request-URI scheme we do not serve (RFC 3261 §8.2.2.1)
      │    ├── BadExtension           420: unknown option tags in Require (RFC 3261 §8.2.2.3)
      │    ├── UnsupportedMediaType   415: a body we cannot handle (RFC 3261 §8.2.3)
@@ -32,6 +34,8 @@ __all__ = [
     "LocalProtocolError",
     "LoopDetected",
     "MessageTooLarge",
+    "MethodNotAllowed",
+    "MethodNotImplemented",
     "MissingHeader",
     "NotAcceptable",
     "ParseError",
@@ -88,6 +92,24 @@ class VersionNotSupported(ParseError):
 
     status_code = 505
     reason = "Version Not Supported"
+
+
+class MethodNotAllowed(ProtocolError):
+    """We know the method but do not serve it here; answer with Allow (RFC 3261 §8.2.1)."""
+
+    status_code = 405
+    reason = "Method Not Allowed"
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class MethodNotImplemented(ProtocolError):
+    """A method this element does not know (RFC 3261 §8.2.1, §21.5.2)."""
+
+    status_code = 501
+    reason = "Not Implemented"
 
 
 class UnsupportedUriScheme(ProtocolError):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import BadExtension, ProtocolError
+from .errors import (
+    BadExtension,
+    MethodNotAllowed,
+    NotAcceptable,
+    ProtocolError,
+    UnsupportedMediaType,
+)
 from .message import Request, Response
 
 __all__ = ["REASON_PHRASES", "make_response", "response_for_error"]
@@ -87,6 +93,10 @@ def response_for_error(
     extra: list[tuple[str, str]] = []
     if isinstance(error, BadExtension):
         extra.append(("Unsupported", ", ".join(error.unsupported)))  # RFC 3261 §8.2.2.3
+    elif isinstance(error, MethodNotAllowed):
+        extra.append(("Allow", ", ".join(error.allowed)))  # RFC 3261 §8.2.1
+    elif isinstance(error, UnsupportedMediaType | NotAcceptable):
+        extra.append(("Accept", "application/sdp"))  # RFC 3261 §21.4.13
     return make_response(
         request, error.status_code, _safe_phrase(error.reason_phrase), to_tag=to_tag, headers=extra
     )
