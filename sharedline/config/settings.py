@@ -1,0 +1,156 @@
+"""Settings: one typed object built from defaults, a YAML file and environment variables.
+
+Precedence, highest first: command-line overrides passed to :func:`load_settings`, environment
+variables (``SHAREDLINE_DATABASE_URL``, ``SHAREDLINE_SIP__T1``: nested fields joined by ``__``),
+the YAML settings file, the embedded defaults (SQLite file, SIP on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["ListenAddress", "Settings", "SettingsError", "SipSettings", "load_settings"]
+
+_LISTEN_RE = re.compile(r"(udp|tcp|tls):(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):([0-9]{1,5})")
+
+
+class SettingsError(ValueError):
+    """The settings file or a value in it is wrong; the message names the place."""
+
+
+class ListenAddress(BaseModel):
+    """Where to listen for SIP: ``udp:127.0.0.1:5060``, ``tls:[::1]:5061``."""
+
+    model_config = {"frozen": True}
+
+    transport: Literal["udp", "tcp", "tls"]
+    host: str
+    port: int = Field(ge=0, le=65535)
+
+    @classmethod
+    def parse(cls, text: str) -> ListenAddress:
+        """Parse ``TRANSPORT:HOST:PORT``; raise :class:`SettingsError` naming the value."""
+        match = _LISTEN_RE.fullmatch(text.strip())
+        if match is None:
+            raise SettingsError(
+                f"listen address must be TRANSPORT:HOST:PORT with TRANSPORT udp, tcp or tls, "
+                f"got {text!r}"
+            )
+        transport, host, port = match.groups()
+        if int(port) > 65535:
+            raise SettingsError(f"port {port} out of range in {text!r}")
+        return cls(transport=transport, host=host.strip("[]"), port=int(port))
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.transport}:{host}:{self.port}"
+
+
+def _default_listen() -> list[ListenAddress]:
+    return [ListenAddress.parse("udp:127.0.0.1:5060"), ListenAddress.parse("tcp:127.0.0.1:5060")]
+
+
+class SipSettings(BaseModel):
+    """The SIP core and its transports."""
+
+    listen: list[ListenAddress] = Field(default_factory=_default_listen)
+    t1: float = Field(0.5, gt=0, description="RFC 3261 T1, seconds")
+    t2: float = Field(4.0, gt=0, description="RFC 3261 T2, seconds")
+    t4: float = Field(5.0, gt=0, description="RFC 3261 T4, seconds")
+    max_message_size: int = Field(65_535, ge=1024)
+    max_header_size: int = Field(16_384, ge=512)
+    udp_receive_buffer: int = Field(4 * 1024 * 1024, ge=65_536, description="SO_RCVBUF bytes")
+    tcp_max_connections: int = Field(1024, ge=1)
+    tcp_message_timeout: float = Field(10.0, gt=0, description="seconds to complete a message")
+    tcp_idle_timeout: float = Field(600.0, gt=0)
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _parse_listen(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [ListenAddress.parse(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> SipSettings:
+        if self.t1 > self.t2:
+            raise ValueError(f"t1 ({self.t1}) must not exceed t2 ({self.t2})")
+        wants_tls = any(address.transport == "tls" for address in self.listen)
+        if wants_tls and (self.tls_certificate is None or self.tls_key is None):
+            raise ValueError("a tls listen address needs sip.tls_certificate and sip.tls_key")
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything the engine is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHAREDLINE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///sharedline.db"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+    sip: SipSettings = Field(default_factory=lambda: SipSettings())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Overrides beat the environment, which beats the file (passed in as init values too,
+        # but merged below the overrides by load_settings).
+        return (init_settings, env_settings)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from ``config_file`` (YAML), the environment and ``overrides``.
+
+    ``overrides`` with value ``None`` are ignored. Raises :class:`SettingsError` for a missing
+    or malformed file, and pydantic's ``ValidationError`` for bad values.
+    """
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise SettingsError(f"{config_file}: cannot read settings file: {error}") from None
+        except yaml.YAMLError as error:
+            raise SettingsError(f"{config_file}: not valid YAML: {error}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise SettingsError(f"{config_file}: the settings file must be a mapping")
+        file_values = loaded or {}
+    from_env = Settings()
+    merged = _deep_merge(file_values, from_env.model_dump(exclude_unset=True))
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "sip_listen":
+            merged.setdefault("sip", {})["listen"] = value
+        else:
+            merged[key] = value
+    return Settings.model_validate(merged) if merged else Settings()
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,108 @@
+"""Drives a :class:`~sharedline.sip.transactions.TransactionLayer` from asyncio.
+
+The pump of aioquic's ``QuicConnectionProtocol``: on bytes, call the core with
+``now=loop.time()``, then flush — hand sends to the transports, events to the service — and re-arm
+one timer at the core's next deadline. No SIP decisions are made here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+import structlog
+
+from ..events import Address, Event, MessageDropped, SendMessage, Transport
+from ..service import Service
+from ..transactions import TransactionLayer
+
+__all__ = ["PacketSender", "SipEndpoint"]
+
+log = structlog.get_logger(__name__)
+
+
+class PacketSender(Protocol):
+    """A transport adapter that can put bytes on the wire."""
+
+    def send(self, data: bytes, destination: Address) -> None:
+        """Send ``data``; failures are logged by the adapter, never raised."""
+        ...
+
+
+class SipEndpoint:
+    """One SIP element: the transaction layer, the service above it, the transports below."""
+
+    def __init__(self, layer: TransactionLayer, service: Service) -> None:
+        self.layer = layer
+        self.service = service
+        self.transports: dict[Transport, PacketSender] = {}
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    def add_transport(self, name: Transport, sender: PacketSender) -> None:
+        """Register the adapter that sends for ``name`` (one per transport)."""
+        self.transports[name] = sender
+
+    def receive(self, data: bytes, source: Address, transport: Transport) -> None:
+        """Bytes from the network: a datagram or one framed stream message."""
+        self.layer.receive(data, source, transport, self._loop.time())
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what the core produced, hand its events up, and re-arm the timer."""
+        layer = self.layer
+        while True:
+            self._send_all(layer.take_sends())
+            events = layer.take_events()
+            if not events:
+                break
+            now = self._loop.time()
+            for event in events:
+                self._dispatch(event, now)
+        self._arm_timer()
+
+    def _dispatch(self, event: Event, now: float) -> None:
+        if isinstance(event, MessageDropped):
+            log.info(
+                "sip_message_dropped",
+                reason=event.reason,
+                source=f"{event.source[0]}:{event.source[1]}",
+                transport=event.transport,
+                call_id=event.call_id,
+            )
+        try:
+            self.service.handle(event, self.layer, now)
+        except Exception:  # a bug above us must not stop the engine serving other calls
+            log.exception("sip_service_failed", event=type(event).__name__)
+
+    def _send_all(self, sends: list[SendMessage]) -> None:
+        for send in sends:
+            sender = self.transports.get(send.transport)
+            if sender is None:
+                log.warning("sip_no_transport", transport=send.transport)
+                continue
+            sender.send(send.data, send.destination)
+
+    def _arm_timer(self) -> None:
+        deadline = self.layer.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.layer.handle_timer(self._loop.time())
+        self.flush()
+
+    def close(self) -> None:
+        """Stop the timer (transports are closed by their owners)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
