@@ -43,7 +43,7 @@ class StreamConnection(asyncio.Protocol):
         self.peer = (str(peer[0]), int(peer[1]))
         if len(self.owner.connections) >= self.owner.max_connections:
             log.warning("stream_connection_refused", peer=_show(self.peer), reason="too many")
-            transport.abort()
+            self.transport.abort()
             return
         self.owner.connections[self.peer] = self
         self._touch()
