@@ -56,28 +56,38 @@ def header_key(name: str) -> str:
 class Headers:
     """An ordered multi-map of header lines; names compare case- and compact-form-insensitively."""
 
-    __slots__ = ("_items", "_keys")
+    __slots__ = ("_index", "_items", "_keys")
 
     def __init__(self, items: Iterable[tuple[str, str]] = (), *, _keys: list[str] | None = None):
         self._items: list[tuple[str, str]] = list(items)
         self._keys = _keys if _keys is not None else [header_key(n) for n, _ in self._items]
+        self._index: dict[str, list[str]] | None = None
+
+    def _values_by_key(self) -> dict[str, list[str]]:
+        """Values grouped by key, built on the first lookup (a message is read many times)."""
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for key, (_, value) in zip(self._keys, self._items, strict=True):
+                values = index.get(key)
+                if values is None:
+                    index[key] = [value]
+                else:
+                    values.append(value)
+        return index
 
     def get(self, name: str) -> str | None:
         """The value of the first line called ``name``."""
-        key = header_key(name)
-        for index, candidate in enumerate(self._keys):
-            if candidate == key:
-                return self._items[index][1]
-        return None
+        values = self._values_by_key().get(header_key(name))
+        return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
         """The values of every line called ``name``, in order (not split at commas)."""
-        key = header_key(name)
-        return [self._items[i][1] for i, candidate in enumerate(self._keys) if candidate == key]
+        return list(self._values_by_key().get(header_key(name), ()))
 
     def count(self, name: str) -> int:
         """How many lines are called ``name``."""
-        return self._keys.count(header_key(name))
+        return len(self._values_by_key().get(header_key(name), ()))
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and header_key(name) in self._keys
