@@ -77,7 +77,7 @@ class StreamFramer:
             problem = "missing" if not lengths else "repeated"
             raise ParseError(f"Content-Length {problem} on a stream transport")
         text = lengths[0].decode("ascii", "replace")
-        length = parse_uint(text, "Content-Length", self.limits.max_message_size)
+        length = parse_uint(text, "Content-Length", 2**31)
         total = end + 4 + length
         if total > self.limits.max_message_size:
             raise MessageTooLarge(
