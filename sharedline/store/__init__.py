@@ -1,0 +1,46 @@
+"""Persistence: SQLAlchemy 2 (async) models and migrations; SQLite by default, PostgreSQL by URL.
+
+``sip/``, ``routing/`` and ``callflows/`` never import this package; adapters and the
+composition root do.
+"""
+
+from __future__ import annotations
+
+from .database import Database, migrate
+from .models import (
+    PLAN_USER_LIMITS,
+    RINGING_LIMIT,
+    Base,
+    CallLeg,
+    CallRecord,
+    Device,
+    NumberMembership,
+    NumberRole,
+    PhoneNumber,
+    Plan,
+    Registration,
+    Trunk,
+    User,
+    Workspace,
+    WorkspaceRole,
+)
+
+__all__ = [
+    "PLAN_USER_LIMITS",
+    "RINGING_LIMIT",
+    "Base",
+    "CallLeg",
+    "CallRecord",
+    "Database",
+    "Device",
+    "NumberMembership",
+    "NumberRole",
+    "PhoneNumber",
+    "Plan",
+    "Registration",
+    "Trunk",
+    "User",
+    "Workspace",
+    "WorkspaceRole",
+    "migrate",
+]
