@@ -90,14 +90,15 @@ async def test_a_shared_number_with_members_devices_and_a_call(database: Databas
         assert [leg.outcome for leg in record.legs] == ["answered", "completed_elsewhere"]
 
 
+BAD_PLAN_INSERT = """
+    INSERT INTO workspaces (name, plan, created_at) VALUES ('x', 'platinum', CURRENT_TIMESTAMP)
+"""
+
+
 async def test_enum_columns_refuse_unknown_values(database: Database) -> None:
     async with database.session() as session:
         with pytest.raises(IntegrityError):
-            await session.execute(
-                text(
-                    "INSERT INTO workspaces (name, plan, created_at) VALUES ('x', 'platinum', CURRENT_TIMESTAMP)"
-                )
-            )
+            await session.execute(text(BAD_PLAN_INSERT))
 
 
 async def test_a_number_belongs_to_one_workspace_only_once(database: Database) -> None:
