@@ -139,10 +139,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     for key, value in overrides.items():
         if value is None:
             continue
-        if key == "sip_listen":
-            merged.setdefault("sip", {})["listen"] = value
-        else:
-            merged[key] = value
+        update = {"sip": {"listen": value}} if key == "sip_listen" else {key: value}
+        merged = _deep_merge(merged, update)
     return Settings.model_validate(merged) if merged else Settings()
 
 

@@ -37,7 +37,7 @@ def test_listen_overrides_replace_the_default_list() -> None:
 
 @pytest.mark.parametrize("text", ["udp:127.0.0.1", "sctp:127.0.0.1:5060", "udp:h:99999", ""])
 def test_bad_listen_address_names_the_value(text: str) -> None:
-    with pytest.raises((SettingsError, ValidationError), match="listen|port"):
+    with pytest.raises((SettingsError, ValidationError), match=r"listen|port"):
         load_settings(sip_listen=[text])
 
 
@@ -49,7 +49,7 @@ def test_tls_without_certificate_is_refused() -> None:
 def test_malformed_yaml_names_the_file(tmp_path: Path) -> None:
     config = tmp_path / "broken.yaml"
     config.write_text("sip: [unclosed\n")
-    with pytest.raises(SettingsError, match="broken.yaml"):
+    with pytest.raises(SettingsError, match=r"broken\.yaml"):
         load_settings(config)
 
 
