@@ -61,7 +61,8 @@ def parse_message(
     if "\r\n " in head or "\r\n\t" in head:
         head = _FOLD_RE.sub(" ", head)
     lines = head.split("\r\n")
-    if "\r" in head.replace("\r\n", "") or "\n" in head.replace("\r\n", ""):
+    crlf = head.count("\r\n")
+    if head.count("\r") != crlf or head.count("\n") != crlf:
         raise ParseError("bare CR or LF inside the header section")
     if len(lines) > limits.max_headers:
         raise MessageTooLarge(f"more than {limits.max_headers} header lines")
