@@ -49,6 +49,10 @@ ipv4address = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
 # IPv6reference = "[" IPv6address "]"   (checked again with ipaddress: RFC 5118 §4.10)
 ipv6reference = r"\[[0-9A-Fa-f:.]+\]"
 
+# IPv6address, bare: only via-received = "received" EQUAL (IPv4address / IPv6address) uses it
+# (RFC 3261 §25.1, RFC 5118 §4.5); at least two colons, so it never matches a token or hostname
+ipv6address = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}"
+
 # hostname    = *( domainlabel "." ) toplabel [ "." ]
 # domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
 # toplabel    = ALPHA / ALPHA *( alphanum / "-" ) alphanum

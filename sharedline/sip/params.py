@@ -81,10 +81,11 @@ class Parameters:
         return Parameters(tuple(item for item in self._items if item[0].lower() != lowered))
 
 
-# generic-param preceded by SEMI (SEMI = SWS ";" SWS), RFC 3261 §25.1
+# generic-param preceded by SEMI (SEMI = SWS ";" SWS), RFC 3261 §25.1; a bare IPv6address is
+# tried first because via-received allows one (a token would match only its first group)
 _HEADER_PARAM_RE = re.compile(
     rf"{grammar.sws};{grammar.sws}({grammar.token})(?:{grammar.sws}={grammar.sws}"
-    rf"({grammar.gen_value}))?"
+    rf"({grammar.ipv6address}|{grammar.gen_value}))?"
 )
 _TRAILING_SPACE_RE = re.compile(grammar.sws)
 

@@ -276,15 +276,19 @@ class ServerInviteTransaction(_Transaction):
         if self.state is TransactionState.ACCEPTED:
             self.deadlines.pop(Timer.G, None)
 
-    def respond(self, response: Response, now: float, outbox: Outbox) -> None:
+    def respond(self, response: Response, now: float, outbox: Outbox) -> bool:
+        """Send ``response``; False when this state takes no response (it is not sent)."""
+        if self.state is TransactionState.ACCEPTED and response.is_success:
+            self._send(outbox, bytes(response))  # RFC 6026 §7.1, Figure 7: further 2xx go out
+            return True
         if self.state is not TransactionState.PROCEEDING:
-            return  # RFC 6026 §7.1: nothing more is sent once a final response went out
+            return False  # RFC 3261 §17.2.1: nothing follows a non-2xx final response
         self.last_response = response
         self._last_data = bytes(response)
         self._send(outbox, self._last_data)
         status = response.status_code
         if status < 200:
-            return
+            return True
         self._interval = self.timers.t1
         if status < 300:
             self.state = TransactionState.ACCEPTED
@@ -294,6 +298,7 @@ class ServerInviteTransaction(_Transaction):
             self.deadlines = {Timer.H: now + self.timers.timeout}
             if not self.reliable:
                 self.deadlines[Timer.G] = now + self._interval
+        return True
 
     def _fire(self, timer: Timer, now: float, outbox: Outbox) -> None:
         if timer is Timer.G and self._last_data is not None:
@@ -338,9 +343,10 @@ class ServerNonInviteTransaction(_Transaction):
         if self._last_data is not None and not self.terminated:
             self._send(outbox, self._last_data)
 
-    def respond(self, response: Response, now: float, outbox: Outbox) -> None:
+    def respond(self, response: Response, now: float, outbox: Outbox) -> bool:
+        """Send ``response``; False once a final response went out (it is not sent)."""
         if self.state not in (TransactionState.TRYING, TransactionState.PROCEEDING):
-            return
+            return False
         self.last_response = response
         self._last_data = bytes(response)
         self._send(outbox, self._last_data)
@@ -349,6 +355,7 @@ class ServerNonInviteTransaction(_Transaction):
         else:
             self.state = TransactionState.COMPLETED
             self.deadlines = {Timer.J: now + self._absorb_for(self.timers.timeout)}
+        return True
 
     def _fire(self, timer: Timer, now: float, outbox: Outbox) -> None:
         if timer is Timer.J:

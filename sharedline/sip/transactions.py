@@ -82,14 +82,20 @@ def server_key(request: Request) -> ServerKey:
 
 
 def is_forbidden_destination(host: str) -> bool:
-    """True for addresses a SIP element must never send to: broadcast, multicast, unspecified."""
+    """True for addresses a SIP element must never send to: broadcast, multicast, unspecified.
+
+    Only the limited broadcast address is known to be one; a subnet's broadcast address depends
+    on a netmask we do not know, and the kernel refuses those without SO_BROADCAST anyway.
+    """
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    if address.is_multicast or address.is_unspecified:
-        return True
-    return isinstance(address, ipaddress.IPv4Address) and address.packed[3] == 255
+    return (
+        address.is_multicast
+        or address.is_unspecified
+        or address == ipaddress.IPv4Address("255.255.255.255")
+    )
 
 
 class TransactionLayer:
@@ -131,7 +137,10 @@ class TransactionLayer:
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should next be called (it may be called earlier)."""
-        return self._heap[0][0] if self._heap else None
+        heap = self._heap
+        while heap and _is_stale(heap[0]):
+            heapq.heappop(heap)  # a cancelled timer or an ended transaction: no wake-up for it
+        return heap[0][0] if heap else None
 
     @property
     def transaction_count(self) -> int:
@@ -156,8 +165,8 @@ class TransactionLayer:
         self, data: bytes, error: ParseError, source: Address, transport: Transport
     ) -> None:
         self._drop(source, transport, f"unparsable message: {error.message}")
-        if data.lstrip(b"\r\n").startswith(b"SIP/"):
-            return  # a response is never answered
+        if data.lstrip(b"\r\n").startswith((b"SIP/", b"ACK ")):
+            return  # a response is never answered, nor is an ACK (RFC 3261 §17.1.1.3)
         headers = _salvage_headers(data)
         if headers is not None and "via" in headers:
             response = response_for_error(Request("INVALID", "sip:invalid", headers), error)
@@ -171,7 +180,8 @@ class TransactionLayer:
             key = server_key(request)
         except ParseError as error:
             self._drop(source, transport, f"invalid request: {error.message}")
-            self._send_to(source, transport, bytes(response_for_error(request, error)))
+            if request.method != "ACK" and "via" in request.headers:  # as _reject_unparsable
+                self._send_to(source, transport, bytes(response_for_error(request, error)))
             return
         request = _stamp_received(request, source)
         existing = self._servers.get(key)
@@ -226,6 +236,7 @@ class TransactionLayer:
         accepted = self._accepted.get((ack.call_id, ack.cseq.number, ack.from_.tag or ""))
         if accepted is not None:
             accepted.receive_2xx_ack(now)
+            self._schedule(accepted)
         self._outbox.events.append(
             AckReceived(
                 request=ack,
@@ -279,7 +290,8 @@ class TransactionLayer:
         transaction = self._servers.get(key)
         if transaction is None or transaction.terminated:
             return False
-        transaction.respond(response, now, self._outbox)
+        if not transaction.respond(response, now, self._outbox):
+            return False
         if isinstance(transaction, ServerInviteTransaction) and response.is_success:
             request = transaction.request
             self._accepted[(request.call_id, request.cseq.number, request.from_.tag or "")] = (
@@ -305,10 +317,11 @@ class TransactionLayer:
         """Fire every timer due at ``now``; calling it early does nothing."""
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, _, transaction = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
+            if _is_stale(entry):
+                continue  # pushed before the transaction rescheduled, or a duplicate
+            transaction = entry[2]
             assert isinstance(transaction, _ClientTransaction | _ServerTransaction)
-            if transaction.terminated:
-                continue
             transaction.handle_timer(now, self._outbox)
             self._schedule(transaction)
 
@@ -344,6 +357,13 @@ class TransactionLayer:
         self._outbox.events.append(
             MessageDropped(source=source, transport=transport, reason=reason, call_id=call_id)
         )
+
+
+def _is_stale(entry: tuple[float, int, object]) -> bool:
+    """A heap entry that no longer is its transaction's next deadline (or the transaction ended)."""
+    deadline, _, transaction = entry
+    assert isinstance(transaction, _ClientTransaction | _ServerTransaction)
+    return transaction.next_deadline() != deadline
 
 
 def _stamp_received(request: Request, source: Address) -> Request:
