@@ -18,7 +18,9 @@ Every error knows the SIP response it implies (``status_code`` and ``reason``), 
      │    ├── NotAcceptable          406: the Accept header excludes what we would answer with
      │    ├── TooManyHops            483: Max-Forwards exhausted (RFC 3261 §16.3)
      │    ├── LoopDetected           482: the request is looping (RFC 3261 §16.3 step 4)
-     │    └── CallDoesNotExist       481: no dialog or transaction for the request (§12.2.2)
+     │    └── DialogError            a request that does not fit its dialog (RFC 3261 §12.2.2)
+     │         ├── CallDoesNotExist  481: no dialog or transaction for the request
+     │         └── OutOfOrderRequest 500: CSeq not above the remote sequence number
      └── LocalProtocolError          our own code misused the API (a bug: never caught)
 
 Network input never raises past the core: adapters catch :class:`ProtocolError` at their
@@ -31,6 +33,7 @@ __all__ = [
     "BadExtension",
     "BadHeader",
     "CallDoesNotExist",
+    "DialogError",
     "LocalProtocolError",
     "LoopDetected",
     "MessageTooLarge",
@@ -38,6 +41,7 @@ __all__ = [
     "MethodNotImplemented",
     "MissingHeader",
     "NotAcceptable",
+    "OutOfOrderRequest",
     "ParseError",
     "ProtocolError",
     "SipError",
@@ -158,11 +162,22 @@ class LoopDetected(ProtocolError):
     reason = "Loop Detected"
 
 
-class CallDoesNotExist(ProtocolError):
+class DialogError(ProtocolError):
+    """A request that does not fit its dialog (RFC 3261 §12.2.2)."""
+
+
+class CallDoesNotExist(DialogError):
     """No dialog or transaction matches the request (RFC 3261 §12.2.2)."""
 
     status_code = 481
     reason = "Call/Transaction Does Not Exist"
+
+
+class OutOfOrderRequest(DialogError):
+    """A request whose CSeq is not above the remote sequence number (RFC 3261 §12.2.2)."""
+
+    status_code = 500
+    reason = "Server Internal Error"
 
 
 class LocalProtocolError(SipError):

@@ -72,7 +72,7 @@ def make_response(
     lines: list[tuple[str, str]] = []
     lines.extend(("Via", value) for value in request.headers.get_all("via"))
     to_value = request.headers.get("to") or ""
-    if to_tag is not None and status_code != 100 and ";tag=" not in to_value.replace(" ", ""):
+    if to_tag is not None and status_code != 100 and not _has_tag(request):
         to_value = f"{to_value};tag={to_tag}"
     for name in ("From", "To", "Call-ID", "CSeq"):
         copied = to_value if name == "To" else request.headers.get(name)
@@ -100,6 +100,15 @@ def response_for_error(
     return make_response(
         request, error.status_code, _safe_phrase(error.reason_phrase), to_tag=to_tag, headers=extra
     )
+
+
+def _has_tag(request: Request) -> bool:
+    """Whether the request's To already carries a tag (an in-dialog request, §12.2.2)."""
+    try:
+        return request.to.tag is not None
+    except ProtocolError:  # a malformed To: read it as text, case-insensitively
+        raw = (request.headers.get("to") or "").lower()
+        return ";tag=" in raw.replace(" ", "").replace("\t", "")
 
 
 def _safe_phrase(text: str) -> str:

@@ -56,7 +56,8 @@ class SipUri:
 
     def host_port(self, default_port: int = 5060) -> tuple[str, int]:
         """Where this URI points, for sending: host and port with the scheme's default."""
-        default = 5061 if self.secure else default_port
+        # RFC 3263 §4.2: 5061 for sips and for transport=tls
+        default = 5061 if self.secure or self.transport == "tls" else default_port
         return self.host, self.port if self.port is not None else default
 
     def without_headers(self) -> SipUri:

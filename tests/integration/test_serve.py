@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from sharedline.app import Engine
+from sharedline.config.settings import load_settings
+from sharedline.sip.events import Event, RequestReceived
 from sharedline.sip.parser import parse_message
+from sharedline.sip.service import OptionsService, Service
+from sharedline.sip.transactions import TransactionLayer
 from tests.integration.conftest import bound
 from tests.integration.wire import UdpClient, options_request
 from tests.sip.conformance import read_tsv, require_shared
@@ -35,8 +40,9 @@ async def test_server_answers_options_after_every_rfc4475_message(engine: Engine
             await asyncio.sleep(0.02)
             while not client.collector.queue.empty():  # answers to the torture message
                 client.collector.queue.get_nowait()
-            client.send(options_request(port=client.port))
-            response = await client.final()
+            probe = options_request(port=client.port)
+            client.send(probe)
+            response = await client.final(to=probe)
             assert response.status_code == 200, row["name"]
     finally:
         client.close()
@@ -104,3 +110,35 @@ async def test_tcp_slow_message_is_cut_off(engine: Engine) -> None:
     writer.write(options_request("TCP")[:40])  # never finished: slowloris
     assert await asyncio.wait_for(reader.read(), 3) == b""
     writer.close()
+
+
+class _FailsOnce(OptionsService):
+    """A service with a bug on the first request it sees."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failed = False
+
+    def handle(self, event: Event, layer: TransactionLayer, now: float) -> None:
+        if not self.failed and isinstance(event, RequestReceived):
+            self.failed = True
+            raise RuntimeError("bug in the layer above")
+        super().handle(event, layer, now)
+
+
+async def test_a_failing_service_does_not_stop_the_engine() -> None:
+    class FlakyEngine(Engine):
+        def build_service(self) -> Service:
+            return _FailsOnce(ids=self.ids)
+
+    flaky = FlakyEngine(load_settings(sip_listen=["udp:127.0.0.1:0"]))
+    await flaky.start()
+    client = await UdpClient.open(bound(flaky, "udp"))
+    try:
+        client.send(options_request(port=client.port))
+        assert await client.nothing(0.3)  # the bug: no answer to the first probe
+        client.send(options_request(port=client.port))
+        assert (await client.final()).status_code == 200
+    finally:
+        client.close()
+        await flaky.stop()

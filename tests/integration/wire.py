@@ -60,11 +60,16 @@ class UdpClient:
         assert isinstance(message, Response)
         return message
 
-    async def final(self, timeout: float = 2.0) -> Response:
-        """The next final (non-1xx) response."""
+    async def final(self, timeout: float = 2.0, *, to: bytes | None = None) -> Response:
+        """The next final (non-1xx) response, to request ``to`` when given.
+
+        Other responses are skipped: over UDP a server retransmits its non-2xx finals until
+        they are ACKed (Timer G), so late copies for earlier requests may arrive first.
+        """
+        call_id = parse_message(to).call_id if to is not None else None
         while True:
             response = await self.receive(timeout)
-            if response.status_code >= 200:
+            if response.status_code >= 200 and call_id in (None, response.call_id):
                 return response
 
     async def nothing(self, within: float = 0.3) -> bool:

@@ -12,7 +12,16 @@ from typing import Protocol
 
 import structlog
 
-from ..events import Address, Event, MessageDropped, SendMessage, Transport
+from ..events import (
+    AckReceived,
+    Address,
+    Event,
+    MessageDropped,
+    RequestReceived,
+    ResponseReceived,
+    SendMessage,
+    Transport,
+)
 from ..service import Service
 from ..transactions import TransactionLayer
 
@@ -71,10 +80,11 @@ class SipEndpoint:
                 transport=event.transport,
                 call_id=event.call_id,
             )
-        try:
-            self.service.handle(event, self.layer, now)
-        except Exception:  # a bug above us must not stop the engine serving other calls
-            log.exception("sip_service_failed", event=type(event).__name__)
+        with structlog.contextvars.bound_contextvars(call_id=_call_id(event)):
+            try:
+                self.service.handle(event, self.layer, now)
+            except Exception:  # a bug above us must not stop the engine serving other calls
+                log.exception("sip_service_failed", event=type(event).__name__)
 
     def _send_all(self, sends: list[SendMessage]) -> None:
         for send in sends:
@@ -106,3 +116,12 @@ class SipEndpoint:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _call_id(event: Event) -> str | None:
+    """The Call-ID an event is about, for the log context (already parsed: no extra cost)."""
+    if isinstance(event, RequestReceived | AckReceived):
+        return event.request.call_id
+    if isinstance(event, ResponseReceived):
+        return event.response.call_id
+    return getattr(event, "call_id", None)
