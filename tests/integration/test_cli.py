@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.integration.process import serve_command, wait_for_listening
 from tests.integration.wire import UdpClient, options_request
 
 
@@ -23,42 +22,24 @@ def _free_port() -> int:
         return int(udp.getsockname()[1])
 
 
-def _serve(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sharedline", "serve", "--log-format", "json", *args],
+def test_serve_logs_each_address_answers_options_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        serve_command(
+            "--sip-listen",
+            f"udp:127.0.0.1:{port}",
+            "--sip-listen",
+            f"tcp:127.0.0.1:{port}",
+            "--db",
+            f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-
-
-def _wait_for_listening(process: subprocess.Popen[str], count: int) -> list[dict[str, object]]:
-    assert process.stderr is not None
-    events: list[dict[str, object]] = []
-    deadline = time.monotonic() + 15
-    while len(events) < count and time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        record = json.loads(line)
-        if record["event"] == "sip_listening":
-            events.append(record)
-    return events
-
-
-def test_serve_logs_each_address_answers_options_and_exits_0_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
-    process = _serve(
-        "--sip-listen",
-        f"udp:127.0.0.1:{port}",
-        "--sip-listen",
-        f"tcp:127.0.0.1:{port}",
-        "--db",
-        f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
-    )
     try:
-        listening = _wait_for_listening(process, 2)
+        listening = wait_for_listening(process, 2)
         assert [(e["transport"], e["port"]) for e in listening] == [("udp", port), ("tcp", port)]
 
         async def probe() -> int:

@@ -1,0 +1,1 @@
+"""Real external SIP peers (SIPp) driven from tests over loopback."""
