@@ -60,6 +60,10 @@ class SipSettings(BaseModel):
     """The SIP core and its transports."""
 
     listen: list[ListenAddress] = Field(default_factory=_default_listen)
+    realm: str = Field(
+        "sharedline", min_length=1, description="digest realm; device HA1 values depend on it"
+    )
+    max_channels: int = Field(1000, ge=1, description="calls at once; beyond: 503 Retry-After")
     t1: float = Field(0.5, gt=0, description="RFC 3261 T1, seconds")
     t2: float = Field(4.0, gt=0, description="RFC 3261 T2, seconds")
     t4: float = Field(5.0, gt=0, description="RFC 3261 T4, seconds")
