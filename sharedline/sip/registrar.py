@@ -49,6 +49,8 @@ class Binding:
     q: float | None = None
     call_id: str
     cseq: int
+    source: str = ""
+    """Where the REGISTER came from, ``transport:host:port``: where to send requests (NAT)."""
 
     def expires_in(self, now: float) -> int:
         """Whole seconds left, as the 200 OK reports them."""
@@ -70,6 +72,7 @@ def process_register(
     *,
     now: float,
     to_tag: str,
+    source: str = "",
     policy: RegistrarPolicy = RegistrarPolicy(),
 ) -> RegisterOutcome:
     """Apply one authenticated REGISTER to ``bindings`` (RFC 3261 §10.3 steps 5-8)."""
@@ -115,6 +118,7 @@ def process_register(
                     q=_q_value(contact),
                     call_id=request.call_id,
                     cseq=request.cseq.number,
+                    source=source,
                 )
             )
         changed = True

@@ -7,6 +7,7 @@ probe of ``sharedline serve``), CANCEL per RFC 3261 §9.2, and everything else w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from .errors import CallDoesNotExist, ProtocolError
@@ -16,14 +17,35 @@ from .responses import make_response, response_for_error
 from .transactions import TransactionLayer
 from .uas import UasPolicy, check_request, options_response
 
-__all__ = ["OptionsService", "Service"]
+__all__ = ["Action", "OptionsService", "Service"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    """Base class of the non-SIP work a service asks its adapter to do (persist, notify)."""
 
 
 class Service(Protocol):
-    """Consumes the events of a :class:`TransactionLayer` and acts on it."""
+    """Consumes the events of a :class:`TransactionLayer` and acts on it.
+
+    A service may keep timers of its own (``next_deadline``/``handle_timer``) and hand
+    non-SIP work to its adapter (``take_actions``), in the same sans-IO manner as the layer.
+    """
 
     def handle(self, event: Event, layer: TransactionLayer, now: float) -> None:
         """React to one event; answers go out through ``layer``."""
+        ...
+
+    def handle_timer(self, layer: TransactionLayer, now: float) -> None:
+        """Fire the service's own timers due at ``now``."""
+        ...
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` should next run."""
+        ...
+
+    def take_actions(self) -> list[Action]:
+        """Non-SIP work produced since the last call; the list is emptied."""
         ...
 
 
@@ -58,3 +80,12 @@ class OptionsService:
             layer.respond(
                 event.transaction, options_response(request, self.policy, to_tag=tag), now
             )
+
+    def handle_timer(self, layer: TransactionLayer, now: float) -> None:
+        """This service keeps no timers."""
+
+    def next_deadline(self) -> float | None:
+        return None
+
+    def take_actions(self) -> list[Action]:
+        return []

@@ -8,6 +8,7 @@ one timer at the core's next deadline. No SIP decisions are made here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
 import structlog
@@ -22,7 +23,7 @@ from ..events import (
     SendMessage,
     Transport,
 )
-from ..service import Service
+from ..service import Action, Service
 from ..transactions import TransactionLayer
 
 __all__ = ["PacketSender", "SipEndpoint"]
@@ -41,9 +42,16 @@ class PacketSender(Protocol):
 class SipEndpoint:
     """One SIP element: the transaction layer, the service above it, the transports below."""
 
-    def __init__(self, layer: TransactionLayer, service: Service) -> None:
+    def __init__(
+        self,
+        layer: TransactionLayer,
+        service: Service,
+        *,
+        on_actions: Callable[[list[Action]], None] | None = None,
+    ) -> None:
         self.layer = layer
         self.service = service
+        self.on_actions = on_actions
         self.transports: dict[Transport, PacketSender] = {}
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
@@ -69,6 +77,9 @@ class SipEndpoint:
             now = self._loop.time()
             for event in events:
                 self._dispatch(event, now)
+        actions = self.service.take_actions()
+        if actions and self.on_actions is not None:
+            self.on_actions(actions)
         self._arm_timer()
 
     def _dispatch(self, event: Event, now: float) -> None:
@@ -95,7 +106,9 @@ class SipEndpoint:
             sender.send(send.data, send.destination)
 
     def _arm_timer(self) -> None:
-        deadline = self.layer.next_deadline()
+        candidates = (self.layer.next_deadline(), self.service.next_deadline())
+        deadlines = [d for d in candidates if d is not None]
+        deadline = min(deadlines, default=None)
         if deadline == self._timer_at:
             return
         if self._timer is not None:
@@ -108,7 +121,13 @@ class SipEndpoint:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self.layer.handle_timer(self._loop.time())
+        now = self._loop.time()
+        self.layer.handle_timer(now)
+        with structlog.contextvars.bound_contextvars(call_id=None):
+            try:
+                self.service.handle_timer(self.layer, now)
+            except Exception:  # as in _dispatch: keep serving
+                log.exception("sip_service_timer_failed")
         self.flush()
 
     def close(self) -> None:

@@ -1,0 +1,83 @@
+"""What the switch reports for persistence: call records and registration bindings.
+
+These are actions handed to the adapter (``app.py``), which writes them to the store; the switch
+never waits for the database. Times are the switch's monotonic ``now``; the adapter turns them
+into wall-clock timestamps when it writes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..sip.registrar import Binding
+from ..sip.service import Action
+
+__all__ = ["CallOutcome", "CallReport", "LegOutcome", "LegReport", "SaveBindings", "SaveCall"]
+
+
+class CallOutcome(enum.StrEnum):
+    """How a call ended, for the whole team (DESIGN.md step 10)."""
+
+    ANSWERED = "answered"
+    MISSED = "missed"
+    FAILED = "failed"
+
+
+class LegOutcome(enum.StrEnum):
+    """How one rung device's leg ended."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    COMPLETED_ELSEWHERE = "completed_elsewhere"
+    CANCELLED = "cancelled"
+    BUSY = "busy"
+    DECLINED = "declined"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegReport:
+    """One leg of a call as it ended."""
+
+    user_id: int | None
+    device_id: int | None
+    contact: str
+    started_at: float
+    answered_at: float | None
+    ended_at: float | None
+    status_code: int | None
+    outcome: LegOutcome
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallReport:
+    """A call as the shared history shows it: who called, who answered, every leg."""
+
+    call_id: str
+    number: str | None
+    direction: str
+    caller: str
+    callee: str
+    started_at: float
+    answered_at: float | None
+    ended_at: float | None
+    outcome: CallOutcome | None
+    answered_by: int | None
+    legs: tuple[LegReport, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveCall(Action):
+    """Write (insert or update) a call record."""
+
+    report: CallReport
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveBindings(Action):
+    """Replace a device's registration bindings (expiry in the switch's monotonic time)."""
+
+    device_id: int
+    bindings: tuple[Binding, ...]
