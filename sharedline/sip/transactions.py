@@ -55,6 +55,9 @@ from .transaction import (
 
 __all__ = ["TransactionLayer", "is_forbidden_destination", "server_key"]
 
+_MAX_ERROR_RESPONSE = 4096
+"""Largest stateless error response we send (bytes): no amplification, fits any datagram."""
+
 _ClientTransaction = ClientInviteTransaction | ClientNonInviteTransaction
 _ServerTransaction = ServerInviteTransaction | ServerNonInviteTransaction
 
@@ -170,7 +173,7 @@ class TransactionLayer:
         headers = _salvage_headers(data)
         if headers is not None and "via" in headers:
             response = response_for_error(Request("INVALID", "sip:invalid", headers), error)
-            self._send_to(source, transport, bytes(response))
+            self._send_error(source, transport, bytes(response))
 
     def _receive_request(
         self, request: Request, source: Address, transport: Transport, now: float
@@ -181,7 +184,7 @@ class TransactionLayer:
         except ParseError as error:
             self._drop(source, transport, f"invalid request: {error.message}")
             if request.method != "ACK" and "via" in request.headers:  # as _reject_unparsable
-                self._send_to(source, transport, bytes(response_for_error(request, error)))
+                self._send_error(source, transport, bytes(response_for_error(request, error)))
             return
         request = _stamp_received(request, source)
         existing = self._servers.get(key)
@@ -350,6 +353,17 @@ class TransactionLayer:
         self._outbox.sends.append(
             SendMessage(transport=transport, destination=destination, data=data)
         )
+
+    def _send_error(self, destination: Address, transport: Transport, data: bytes) -> None:
+        """A stateless error answer, unless it would be too big to send or to parse back.
+
+        It copies the request's Via, From, To, Call-ID and CSeq, so a request with huge headers
+        would have us reflect kilobytes at its (possibly forged) source: drop those instead.
+        """
+        if len(data) > _MAX_ERROR_RESPONSE:
+            self._drop(destination, transport, "error answer too large to send; dropped")
+            return
+        self._send_to(destination, transport, data)
 
     def _drop(
         self, source: Address, transport: Transport, reason: str, call_id: str | None = None
