@@ -7,6 +7,7 @@ it needs from here.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import ssl
 from dataclasses import dataclass, field
@@ -17,13 +18,18 @@ from .config import Settings
 from .sip.aio.endpoint import SipEndpoint
 from .sip.aio.stream import StreamTransport
 from .sip.aio.udp import UdpTransport, open_udp
+from .sip.auth import DigestServer
 from .sip.events import Address, Transport
 from .sip.ids import IdSource, RandomIds
 from .sip.parser import Limits
-from .sip.service import OptionsService, Service
+from .sip.service import Service
 from .sip.timers import TimerSettings
 from .sip.transactions import TransactionLayer
-from .sip.uas import UasPolicy
+from .store import Database, migrate
+from .store.repositories import load_directory
+from .store.sync import ActionWriter, Clock, load_switch_bindings
+from .switch.call import LocalAddress
+from .switch.service import Switch, SwitchSettings
 
 __all__ = ["Engine", "run"]
 
@@ -37,14 +43,36 @@ class Engine:
     settings: Settings
     ids: IdSource = field(default_factory=RandomIds)
     endpoint: SipEndpoint | None = None
+    database: Database | None = None
+    switch: Switch | None = None
     bound: list[tuple[Transport, Address]] = field(default_factory=list)
     _udp: list[UdpTransport] = field(default_factory=list)
     _streams: list[StreamTransport] = field(default_factory=list)
     _servers: list[asyncio.Server] = field(default_factory=list)
+    _locals: dict[Transport, LocalAddress] = field(default_factory=dict)
+    _writer: ActionWriter | None = None
 
-    def build_service(self) -> Service:
-        """The service above the transaction layer (the switch replaces this one)."""
-        return OptionsService(ids=self.ids, policy=UasPolicy(allowed_methods=("OPTIONS",)))
+    async def build_service(self) -> Service:
+        """The switch, on the store: its directory and registrations loaded, its writes queued."""
+        sip = self.settings.sip
+        database = self.database = Database(self.settings.database_url)
+        await migrate(database)
+        clock = Clock(asyncio.get_running_loop())
+        secret = sip.digest_secret.get_secret_value().encode() if sip.digest_secret else None
+        switch = self.switch = Switch(
+            ids=self.ids,
+            directory=await load_directory(database),
+            locals=self._locals,
+            digest=DigestServer(realm=sip.realm, secret=secret or secrets.token_bytes(32)),
+            entropy=lambda: secrets.token_bytes(16),
+            settings=SwitchSettings(max_channels=sip.max_channels, ring_timeout=sip.ring_timeout),
+        )
+        switch.bindings.update(await load_switch_bindings(database, clock))
+        self._writer = ActionWriter(database, clock)
+        self._writer.start()
+        directory = switch.directory
+        log.info("switch_ready", numbers=len(directory.numbers), devices=len(directory.devices))
+        return switch
 
     async def start(self) -> None:
         """Open every listen address; log each one with the port actually bound."""
@@ -53,7 +81,11 @@ class Engine:
         layer = TransactionLayer(
             timers=TimerSettings(t1=sip.t1, t2=sip.t2, t4=sip.t4), limits=limits
         )
-        endpoint = self.endpoint = SipEndpoint(layer, self.build_service())
+        service = await self.build_service()
+        writer = self._writer
+        endpoint = self.endpoint = SipEndpoint(
+            layer, service, on_actions=writer.submit if writer is not None else None
+        )
         streams: dict[Transport, StreamTransport] = {}
         for address in sip.listen:
             if address.transport == "udp":
@@ -79,6 +111,13 @@ class Engine:
                 server, bound = await stream.listen(address.host, address.port)
                 self._servers.append(server)
             self.bound.append((address.transport, bound))
+            if address.transport not in self._locals:
+                host = bound[0]
+                if host in ("0.0.0.0", "::"):
+                    host = sip.advertised_host or "127.0.0.1"
+                self._locals[address.transport] = LocalAddress(
+                    transport=address.transport, host=host, port=bound[1]
+                )
             log.info("sip_listening", transport=address.transport, host=bound[0], port=bound[1])
 
     def _server_ssl(self) -> ssl.SSLContext:
@@ -103,7 +142,22 @@ class Engine:
             await server.wait_closed()
         if self.endpoint is not None:
             self.endpoint.close()
+        if self._writer is not None:
+            await self._writer.drain()
+        if self.database is not None:
+            await self.database.close()
         log.info("stopped")
+
+    async def drain(self, timeout: float) -> None:
+        """Refuse new calls (503) and give the calls in progress ``timeout`` seconds to end."""
+        if self.switch is None:
+            return
+        self.switch.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.switch.calls and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        log.info("drained", calls_left=len(self.switch.calls))
 
 
 async def run(settings: Settings) -> int:
@@ -117,6 +171,7 @@ async def run(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("stopping")
+    await engine.drain(settings.sip.drain_timeout)
     await engine.stop()
     return 0
 

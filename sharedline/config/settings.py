@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["ListenAddress", "Settings", "SettingsError", "SipSettings", "load_settings"]
@@ -64,6 +64,14 @@ class SipSettings(BaseModel):
         "sharedline", min_length=1, description="digest realm; device HA1 values depend on it"
     )
     max_channels: int = Field(1000, ge=1, description="calls at once; beyond: 503 Retry-After")
+    ring_timeout: float = Field(30.0, gt=0, description="seconds a call rings before 480")
+    drain_timeout: float = Field(30.0, ge=0, description="on SIGTERM, seconds calls may finish")
+    advertised_host: str | None = Field(
+        None, description="host for our Via and Contact when listening on 0.0.0.0 or ::"
+    )
+    digest_secret: SecretStr | None = Field(
+        None, description="nonce key; random per process when unset (restarts then re-challenge)"
+    )
     t1: float = Field(0.5, gt=0, description="RFC 3261 T1, seconds")
     t2: float = Field(4.0, gt=0, description="RFC 3261 T2, seconds")
     t4: float = Field(5.0, gt=0, description="RFC 3261 T4, seconds")

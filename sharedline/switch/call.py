@@ -492,6 +492,7 @@ class Call:
             self.ended_at = now
             if self.winner is not None:
                 self.winner.ended_at = now
+                self.winner.state = LegState.ENDED  # else the call is never finished nor saved
             return
         if other is None or other_target is None:
             layer.respond(key, make_response(request, 481, to_tag=tag), now)

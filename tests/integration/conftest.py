@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +12,11 @@ from sharedline.config.settings import load_settings
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[Engine]:
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     settings = load_settings(
         sip_listen=["udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
         sip={"tcp_message_timeout": 0.5},
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}",
     )
     running = Engine(settings)
     await running.start()

@@ -20,7 +20,14 @@ def _responses(messages: str) -> list[str]:
 @pytest.mark.parametrize("transport", ["u1", "t1"])
 def test_sipp_options_probes_get_200_with_allow(tmp_path: Path, transport: Transport) -> None:
     port = free_udp_port()
-    args = ("--sip-listen", f"udp:127.0.0.1:{port}", "--sip-listen", f"tcp:127.0.0.1:{port}")
+    args = (
+        "--sip-listen",
+        f"udp:127.0.0.1:{port}",
+        "--sip-listen",
+        f"tcp:127.0.0.1:{port}",
+        "--db",
+        f"sqlite+aiosqlite:///{tmp_path / 'sipp.db'}",
+    )
     with serving(*args, listeners=2):
         result = run_sipp(
             SCENARIOS / "options_uac.xml",
@@ -36,19 +43,20 @@ def test_sipp_options_probes_get_200_with_allow(tmp_path: Path, transport: Trans
 
 
 @pytest.mark.peer
-def test_sipp_invite_is_refused_with_405_and_allow(tmp_path: Path) -> None:
-    """Until the switch serves INVITE, the engine says so properly and SIPp's call fails."""
+def test_sipp_invite_from_an_unknown_peer_is_challenged_not_relayed(tmp_path: Path) -> None:
+    """No open relay: an INVITE from a stranger to an outside number gets 407 (toll fraud)."""
     port = free_udp_port()
-    with serving("--sip-listen", f"udp:127.0.0.1:{port}", listeners=1):
+    db = f"sqlite+aiosqlite:///{tmp_path / 'sipp.db'}"
+    with serving("--sip-listen", f"udp:127.0.0.1:{port}", "--db", db, listeners=1):
         result = run_sipp("uac", f"127.0.0.1:{port}", calls=1, timeout=10, cwd=tmp_path)
     assert result.failed == 1
     received = [
         parse_message(block.encode())
         for block in _message_blocks(result.messages)
-        if block.startswith("SIP/2.0 405")
+        if block.startswith("SIP/2.0 407")
     ]
     assert received, result.describe()
-    assert received[0].headers.get("allow") == "OPTIONS"
+    assert (received[0].headers.get("proxy-authenticate") or "").startswith("Digest ")
 
 
 def _message_blocks(messages: str) -> list[str]:

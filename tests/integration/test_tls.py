@@ -34,10 +34,12 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_tls_options_gets_200(certificate: tuple[Path, Path]) -> None:
+async def test_tls_options_gets_200(certificate: tuple[Path, Path], tmp_path: Path) -> None:
     cert, key = certificate
     settings = load_settings(
-        sip_listen=["tls:127.0.0.1:0"], sip={"tls_certificate": cert, "tls_key": key}
+        sip_listen=["tls:127.0.0.1:0"],
+        sip={"tls_certificate": cert, "tls_key": key},
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'tls.db'}",
     )
     engine = Engine(settings)
     await engine.start()

@@ -20,12 +20,14 @@ skipped otherwise (:func:`require_sipp`, which :func:`run_sipp` calls itself)::
         assert result.successful == 1, result.describe()
 
 Exit codes (SIPp manual): 0 every call succeeded, 1 at least one call failed, 97 exit on an
-internal command, 99 normal exit without calls processed, 255 fatal error, 254 could not bind.
+internal command, 99 normal exit without calls processed, 255 fatal error (including the
+global ``-timeout`` under ``-timeout_error``), 254 could not bind.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import resource
 import shutil
@@ -221,11 +223,10 @@ def _check_loopback(target: str) -> None:
 
 
 def _duration(seconds: float) -> str:
+    # SIPp 3.6.1 keeps whole seconds of -timeout ("1500ms" times out after 1.000 s): round up.
     if seconds <= 0:
         raise ValueError(f"sipp timeout {seconds!r} is not positive")
-    if float(seconds).is_integer():
-        return f"{int(seconds)}s"
-    return f"{round(seconds * 1000)}ms"
+    return f"{math.ceil(seconds)}s"
 
 
 class SippProcess:
@@ -369,9 +370,10 @@ def run_sipp(
 
     ``scenario`` is a built-in name (``"uac"``, ``"uas"`` …, run with ``-sn``) or a scenario
     file (``-sf``). SIPp places ``calls`` calls (``-m``) at ``rate`` calls per second (``-r``,
-    SIPp's default 10 when None) and gives up after ``timeout`` seconds (``-timeout``, counted
-    as an error). Raises :class:`SippTimeoutError` if SIPp is still running ``KILL_GRACE``
-    seconds later, and skips or fails the test (see :func:`require_sipp`) without SIPp.
+    SIPp's default 10 when None) and gives up after ``timeout`` seconds (``-timeout``, rounded
+    up to whole seconds, exit status 255). Raises :class:`SippTimeoutError` if SIPp is still
+    running ``KILL_GRACE`` seconds later, and skips or fails the test (see :func:`require_sipp`)
+    without SIPp.
     """
     sipp = SippProcess.start(
         scenario,

@@ -1,0 +1,531 @@
+"""The switch: registrar and forking B2BUA above the transaction layer (sans-IO).
+
+Theory of operation
+-------------------
+:class:`Switch` is a :class:`~sharedline.sip.service.Service`. It reads a
+:class:`~sharedline.switch.directory.Directory` snapshot (numbers, members, devices, trunks) and
+keeps the registration bindings in memory, persisting every change through a
+:class:`~sharedline.switch.records.SaveBindings` action; call records leave the same way
+(:class:`~sharedline.switch.records.SaveCall`). It never waits for the database.
+
+A new INVITE is classified (DESIGN.md "One inbound call", "Outbound"):
+
+    with Proxy-Authorization         a member's device calling out       -> outbound
+    from a trunk's allowed source    a carrier calling a shared number   -> inbound (404 if
+                                                                            the number is unknown)
+    to a shared number, otherwise    not an allowed trunk                -> 403
+    anything else                    must be a device                    -> 407 challenge
+
+Inbound calls ring every registered contact of every device of the number's first ten members
+(in the order they joined the number) for ``ring_timeout`` seconds; see :mod:`.call` for the
+rest of the call's life. Each call is independent: there is no lock per number, a member on a
+call is rung again, and the only refusal for capacity is 503 past ``max_channels``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..sip.auth import AuthHeaderError, AuthVerdict, DigestCredentials, DigestServer
+from ..sip.dialog import DialogId, dialog_id_for_request
+from ..sip.errors import LoopDetected, ProtocolError, TooManyHops
+from ..sip.events import (
+    AckReceived,
+    AckTimedOut,
+    ClientKey,
+    Event,
+    RequestReceived,
+    ResponseReceived,
+    ServerKey,
+    TransactionTimedOut,
+    Transport,
+)
+from ..sip.ids import IdSource
+from ..sip.message import Request, Response
+from ..sip.params import quote
+from ..sip.registrar import Binding, RegistrarPolicy, process_register
+from ..sip.responses import make_response, response_for_error
+from ..sip.service import Action
+from ..sip.transactions import TransactionLayer
+from ..sip.uas import UasPolicy, check_request, options_response
+from ..sip.uri import SipUri, TelUri, parse_uri
+from .call import Call, LocalAddress, Side, Target, caller_display
+from .directory import Directory, DirectoryDevice, DirectoryNumber
+from .outbound import choose_number, dialled_number
+from .records import SaveBindings, SaveCall
+
+__all__ = ["SWITCH_POLICY", "Switch", "SwitchSettings"]
+
+SWITCH_POLICY = UasPolicy(
+    allowed_methods=("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "UPDATE", "INFO"),
+)
+RINGING_LIMIT = 10  # members rung at once on every plan (the product's limit)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SwitchSettings:
+    """How the switch rings and how much it takes on."""
+
+    ring_timeout: float = 30.0
+    max_channels: int = 1000
+    retry_after: int = 5
+    registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
+
+
+class Switch:
+    """Registrar and call router for shared numbers."""
+
+    def __init__(
+        self,
+        *,
+        ids: IdSource,
+        directory: Directory,
+        locals: dict[Transport, LocalAddress],
+        digest: DigestServer,
+        entropy: Callable[[], bytes],
+        settings: SwitchSettings | None = None,
+    ) -> None:
+        self.ids = ids
+        self.directory = directory
+        self.locals = locals
+        self.digest = digest
+        self.entropy = entropy
+        self.settings = settings or SwitchSettings()
+        self.bindings: dict[int, tuple[Binding, ...]] = {}
+        self.draining = False
+        self.calls: set[Call] = set()
+        self._clients: dict[ClientKey, Call] = {}
+        self._dialogs: dict[DialogId, tuple[Call, Side]] = {}
+        self._invites: dict[ServerKey, Call] = {}
+        self._keys: dict[Call, tuple[list[ClientKey], list[DialogId]]] = {}
+        self._heap: list[tuple[float, int, Call]] = []
+        self._sequence = itertools.count()
+        self._actions: list[Action] = []
+
+    # -- the Service protocol -------------------------------------------------------------------
+
+    def handle(self, event: Event, layer: TransactionLayer, now: float) -> None:
+        match event:
+            case RequestReceived():
+                self._on_request(event, layer, now)
+            case AckReceived():
+                found = self._dialog_call(event.request)
+                if found is not None:
+                    found[0].on_ack(found[1], event.request, layer, now)
+                    self._settle(found[0], now)
+            case ResponseReceived():
+                call = self._clients.get(event.transaction)
+                if call is not None:
+                    call.on_response(event.transaction, event.response, layer, now)
+                    self._settle(call, now)
+            case TransactionTimedOut():
+                call = self._clients.get(event.transaction)
+                if call is not None:
+                    call.on_timeout(event.transaction, layer, now)
+                    self._settle(call, now)
+            case AckTimedOut():
+                pass  # our 2xx was never ACKed; the caller's side will time out and BYE
+
+    def handle_timer(self, layer: TransactionLayer, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, call = heapq.heappop(heap)
+            if call in self.calls and call.deadline == deadline:
+                call.handle_timer(layer, now)
+                self._settle(call, now)
+
+    def next_deadline(self) -> float | None:
+        heap = self._heap
+        while heap and (heap[0][2] not in self.calls or heap[0][2].deadline != heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def take_actions(self) -> list[Action]:
+        actions, self._actions = self._actions, []
+        return actions
+
+    # -- the CallRoutes protocol -----------------------------------------------------------------
+
+    def bind_client(self, key: ClientKey, call: Call) -> None:
+        self._clients[key] = call
+        self._keys[call][0].append(key)
+
+    def bind_dialog(self, dialog_id: DialogId, call: Call, side: Side) -> None:
+        self._dialogs[dialog_id] = (call, side)
+        self._keys[call][1].append(dialog_id)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _on_request(self, event: RequestReceived, layer: TransactionLayer, now: float) -> None:
+        request = event.request
+        tag = self.ids.tag()
+        if request.method == "CANCEL":
+            self._on_cancel(event, layer, now, tag)
+            return
+        if request.to.tag is not None:
+            found = self._dialog_call(request)
+            if found is None:
+                answer = make_response(request, 481, to_tag=tag)
+                layer.respond(event.transaction, answer, now)
+                return
+            call, side = found
+            call.on_request(side, request, event.transaction, layer, now)
+            self._settle(call, now)
+            return
+        try:
+            check_request(request, SWITCH_POLICY)
+        except ProtocolError as error:
+            layer.respond(event.transaction, response_for_error(request, error, to_tag=tag), now)
+            return
+        handler = {
+            "INVITE": self._on_invite,
+            "REGISTER": self._on_register,
+            "OPTIONS": self._on_options,
+        }.get(request.method, self._no_dialog)
+        handler(event, layer, now, tag)
+
+    def _on_options(
+        self, event: RequestReceived, layer: TransactionLayer, now: float, tag: str
+    ) -> None:
+        layer.respond(
+            event.transaction, options_response(event.request, SWITCH_POLICY, to_tag=tag), now
+        )
+
+    def _no_dialog(
+        self, event: RequestReceived, layer: TransactionLayer, now: float, tag: str
+    ) -> None:
+        # BYE, UPDATE, INFO outside any dialog (RFC 3261 §12.2.2)
+        layer.respond(event.transaction, make_response(event.request, 481, to_tag=tag), now)
+
+    def _on_cancel(
+        self, event: RequestReceived, layer: TransactionLayer, now: float, tag: str
+    ) -> None:
+        call = self._invites.get(event.cancels) if event.cancels is not None else None
+        status = 200 if event.cancels is not None else 481
+        layer.respond(event.transaction, make_response(event.request, status, to_tag=tag), now)
+        if call is not None:  # §9.2: 200 to the CANCEL, then 487 to the INVITE
+            call.on_cancel(layer, now)
+            self._settle(call, now)
+
+    def _dialog_call(self, request: Request) -> tuple[Call, Side] | None:
+        dialog_id = dialog_id_for_request(request)
+        return self._dialogs.get(dialog_id) if dialog_id is not None else None
+
+    # -- registrar -------------------------------------------------------------------------------
+
+    def _on_register(
+        self, event: RequestReceived, layer: TransactionLayer, now: float, tag: str
+    ) -> None:
+        request = event.request
+        device, refusal = self._authenticate(event, "Authorization", now)
+        if device is None:
+            layer.respond(event.transaction, refusal(401, tag), now)
+            return
+        to_uri = request.to.uri
+        if isinstance(to_uri, SipUri) and to_uri.user_unescaped != device.username:
+            # the authenticated device may only bind its own address-of-record (§10.3 step 4)
+            forbidden = make_response(
+                request, 403, "Forbidden (not your address-of-record)", to_tag=tag
+            )
+            layer.respond(event.transaction, forbidden, now)
+            return
+        source = f"{event.transport}:{event.source[0]}:{event.source[1]}"
+        outcome = process_register(
+            request,
+            self.bindings.get(device.id, ()),
+            now=now,
+            to_tag=tag,
+            source=source,
+            policy=self.settings.registrar,
+        )
+        if outcome.changed:
+            self.bindings[device.id] = outcome.bindings
+            self._actions.append(SaveBindings(device_id=device.id, bindings=outcome.bindings))
+        layer.respond(event.transaction, outcome.response, now)
+
+    def _authenticate(
+        self, event: RequestReceived, header: str, now: float
+    ) -> tuple[DirectoryDevice | None, Callable[[int, str], Response]]:
+        """The device whose credentials are on the request, or a refusal to send.
+
+        No credentials, unreadable ones or a stale nonce: a challenge (401/407), the same for
+        known and unknown users. Wrong password, unknown user or a replayed nonce count: 403.
+        """
+        request = event.request
+        bind = event.source[0]
+
+        def challenge(status: int, tag: str, *, stale: bool = False) -> Response:
+            name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+            challenges = self.digest.challenge(
+                now=now, entropy=self.entropy(), stale=stale, bind=bind
+            )
+            headers = [(name, c.to_header_value()) for c in challenges]
+            return make_response(request, status, to_tag=tag, headers=headers)
+
+        value = request.headers.get(header)
+        if value is None:
+            return None, challenge
+        try:
+            credentials = DigestCredentials.parse(value)
+        except AuthHeaderError:
+            return None, challenge
+        device = self.directory.devices.get(credentials.username)
+        ha1 = None
+        if device is not None and credentials.realm == self.digest.realm:
+            ha1 = device.ha1(credentials.algorithm)
+        verdict = self.digest.verify(
+            credentials, method=request.method, ha1=ha1, now=now, bind=bind, body=request.body
+        )
+        if verdict is AuthVerdict.OK and device is not None:
+            return device, challenge
+        if verdict is AuthVerdict.STALE:
+            return None, lambda status, tag: challenge(status, tag, stale=True)
+        return None, lambda _status, tag: make_response(
+            request, 403, "Forbidden (authentication failed)", to_tag=tag
+        )
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def _on_invite(
+        self, event: RequestReceived, layer: TransactionLayer, now: float, tag: str
+    ) -> None:
+        request = event.request
+        try:
+            self._check_forwardable(request)
+        except ProtocolError as error:
+            layer.respond(event.transaction, response_for_error(request, error, to_tag=tag), now)
+            return
+        if self.draining or len(self.calls) >= self.settings.max_channels:
+            busy = make_response(
+                request, 503, to_tag=tag, headers=[("Retry-After", str(self.settings.retry_after))]
+            )
+            layer.respond(event.transaction, busy, now)
+            return
+        number = self._called_number(request)
+        if request.headers.get("proxy-authorization") is None:
+            trunk = self.directory.trunk_for_source(event.source[0])
+            if trunk is not None:
+                if number is None:
+                    layer.respond(event.transaction, make_response(request, 404, to_tag=tag), now)
+                else:
+                    self._inbound(event, number, layer, now)
+                return
+            if number is not None:
+                refusal = make_response(
+                    request, 403, "Forbidden (not an allowed trunk)", to_tag=tag
+                )
+                layer.respond(event.transaction, refusal, now)
+                return
+        self._outbound(event, layer, now, tag)
+
+    def _check_forwardable(self, request: Request) -> None:
+        if request.max_forwards == 0:
+            raise TooManyHops("Max-Forwards is 0")  # RFC 3261 §16.3 step 3
+        ours = {(local.host, local.port) for local in self.locals.values()}
+        if any((via.host, via.port or 5060) in ours for via in request.via):
+            raise LoopDetected("the request already passed through this switch")  # §16.3 step 4
+
+    def _called_number(self, request: Request) -> DirectoryNumber | None:
+        for uri in (request.uri, request.to.uri):
+            user = (
+                uri.number
+                if isinstance(uri, TelUri)
+                else uri.user
+                if isinstance(uri, SipUri)
+                else None
+            )
+            if user:
+                digits = user.split(";")[0]
+                found = self.directory.numbers.get(digits) or self.directory.numbers.get(
+                    f"+{digits.lstrip('+')}"
+                )
+                if found is not None:
+                    return found
+        return None
+
+    def _new_call(
+        self,
+        event: RequestReceived,
+        *,
+        direction: str,
+        number: str,
+        caller: str,
+        callee: str,
+        now: float,
+    ) -> Call:
+        call = Call(
+            ids=self.ids,
+            routes=self,
+            locals=self.locals,
+            a_request=event.request,
+            a_key=event.transaction,
+            a_source=event.source,
+            a_transport=event.transport,
+            direction="inbound" if direction == "inbound" else "outbound",
+            number=number,
+            caller=caller,
+            callee=callee,
+            started_at=now,
+        )
+        self.calls.add(call)
+        self._keys[call] = ([], [])
+        self._invites[event.transaction] = call
+        return call
+
+    def _inbound(
+        self, event: RequestReceived, number: DirectoryNumber, layer: TransactionLayer, now: float
+    ) -> None:
+        request = event.request
+        caller_uri = request.from_.uri
+        caller = (
+            caller_uri.user
+            if isinstance(caller_uri, SipUri) and caller_uri.user
+            else str(caller_uri)
+        )
+        call = self._new_call(
+            event,
+            direction="inbound",
+            number=number.e164,
+            caller=caller,
+            callee=number.e164,
+            now=now,
+        )
+        local = self.locals[event.transport]
+        host = f"[{local.host}]" if ":" in local.host else local.host
+        from_header = f"{caller_display(number.name, request.from_)} <sip:{caller}@{host}>"
+        call.start(
+            self._targets(number, now),
+            layer,
+            now,
+            ring_timeout=self.settings.ring_timeout,
+            from_header=from_header,
+        )
+        self._settle(call, now)
+
+    def _targets(self, number: DirectoryNumber, now: float) -> list[Target]:
+        """Every live contact of every device of the first ten members, in a stable order."""
+        targets: list[Target] = []
+        for member in number.members[:RINGING_LIMIT]:
+            for device in self.directory.devices_of(member.user_id):
+                live = [b for b in self.bindings.get(device.id, ()) if b.expires_at > now]
+                live.sort(key=lambda b: (-(b.q if b.q is not None else 1.0), b.contact))
+                for binding in live:
+                    target = _target_for(binding, member.user_id, device.id)
+                    if target is not None and target.transport in self.locals:
+                        targets.append(target)
+        return targets
+
+    def _outbound(
+        self, event: RequestReceived, layer: TransactionLayer, now: float, tag: str
+    ) -> None:
+        request = event.request
+        device, refusal = self._authenticate(event, "Proxy-Authorization", now)
+        if device is None:
+            layer.respond(event.transaction, refusal(407, tag), now)
+            return
+
+        def refuse(status: int, why: str) -> None:
+            layer.respond(
+                event.transaction,
+                make_response(request, status, f"{_PHRASES[status]} ({why})", to_tag=tag),
+                now,
+            )
+
+        number, why = choose_number(request, device, self.directory)
+        if number is None:
+            refuse(403, why or "no shared number")
+            return
+        if not any(member.user_id == device.user_id for member in number.members):
+            refuse(403, f"no access to {number.e164}")
+            return
+        dialled = dialled_number(request)
+        trunk = number.trunk
+        proxy = (
+            parse_uri(trunk.outbound_proxy) if trunk is not None and trunk.outbound_proxy else None
+        )
+        if dialled is None or not isinstance(proxy, SipUri):
+            refuse(404, "no route")
+            return
+        transport: Transport = "tcp" if proxy.transport == "tcp" else "udp"
+        if transport not in self.locals:
+            refuse(404, f"no {transport} listener for the trunk")
+            return
+        call = self._new_call(
+            event,
+            direction="outbound",
+            number=number.e164,
+            caller=number.e164,
+            callee=dialled,
+            now=now,
+        )
+        if trunk is not None and trunk.auth_username and trunk.auth_realm and trunk.auth_ha1_md5:
+            call.trunk_credentials = (trunk.auth_username, trunk.auth_realm, trunk.auth_ha1_md5)
+        target = Target(
+            uri=SipUri(user=dialled, host=proxy.host, port=proxy.port),
+            destination=proxy.host_port(),
+            transport=transport,
+            user_id=device.user_id,
+            device_id=device.id,
+        )
+        local = self.locals[transport]
+        host = f"[{local.host}]" if ":" in local.host else local.host
+        identity = f"<sip:{number.e164}@{host}>"
+        call.start(
+            [target],
+            layer,
+            now,
+            ring_timeout=self.settings.ring_timeout * 4,
+            from_header=f"{quote(number.name)} {identity}",
+            extra_headers=(("P-Asserted-Identity", identity),),
+        )
+        self._settle(call, now)
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _settle(self, call: Call, now: float) -> None:
+        """Re-arm the call's timer, or forget it and save its record once it is finished."""
+        if call not in self.calls:
+            return
+        if call.finished:
+            self.calls.discard(call)
+            clients, dialogs = self._keys.pop(call)
+            for key in clients:
+                self._clients.pop(key, None)
+            for dialog_id in dialogs:
+                self._dialogs.pop(dialog_id, None)
+            self._invites.pop(call.a_key, None)
+            self._actions.append(SaveCall(report=call.report()))
+            return
+        deadline = call.deadline
+        if deadline is not None:
+            heapq.heappush(self._heap, (deadline, next(self._sequence), call))
+
+
+_PHRASES = {403: "Forbidden", 404: "Not Found"}
+
+
+def _target_for(binding: Binding, user_id: int, device_id: int) -> Target | None:
+    """Where to ring a binding: its contact URI, sent to the address it registered from."""
+    try:
+        uri = parse_uri(binding.contact)
+    except ProtocolError:
+        return None
+    if not isinstance(uri, SipUri):
+        return None
+    transport_name, _, hostport = binding.source.partition(":")
+    host, _, port = hostport.rpartition(":")
+    transport: Transport
+    if transport_name in ("udp", "tcp", "tls") and port.isdigit():
+        transport = (
+            "udp" if transport_name == "udp" else "tcp" if transport_name == "tcp" else "tls"
+        )
+        destination = (host.strip("[]"), int(port))
+    else:
+        transport = "tcp" if uri.transport == "tcp" else "udp"
+        destination = uri.host_port()
+    return Target(
+        uri=uri, destination=destination, transport=transport, user_id=user_id, device_id=device_id
+    )
