@@ -213,3 +213,20 @@ def test_an_unreachable_database_is_exit_1_without_a_traceback(tmp_path: Path) -
     assert result.exit_code == 1
     assert result.stderr.startswith("error: database: ")
     assert "hunter2" not in result.output
+
+
+def test_provision_uses_the_realm_and_database_of_the_settings_file(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'configured.db'}"
+    config = tmp_path / "sharedline.yaml"
+    config.write_text(f"database_url: {url}\nsip:\n  realm: pbx.acme.test\n", encoding="utf-8")
+    result = runner.invoke(app, ["provision", str(EXAMPLE), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+
+    async def realms() -> set[str]:
+        database = Database(url)
+        try:
+            return {d.realm for d in (await load_directory(database)).devices.values()}
+        finally:
+            await database.close()
+
+    assert asyncio.run(realms()) == {"pbx.acme.test"}

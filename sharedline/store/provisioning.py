@@ -279,7 +279,7 @@ class ProvisioningDocument(_Spec):
         """Validate plain data (from YAML or JSON); raise :class:`ProvisioningError`."""
         if data is None:
             raise ProvisioningError(
-                [format_error(source, (), "empty document: expected workspace:, users:, numbers:")]
+                [format_error(source, (), "empty document: expected workspace: and its entries")]
             )
         try:
             document = cls.model_validate(data)
@@ -316,7 +316,7 @@ def parse_provisioning(text: str, file: str = "<provisioning>") -> ProvisioningD
     return document
 
 
-# --- error messages -----------------------------------------------------------------------------
+# --- checks on the document alone ---------------------------------------------------------------
 
 
 def _plan_limit(plan: Plan, given: int) -> str | None:
@@ -331,9 +331,6 @@ def _plan_limit(plan: Plan, given: int) -> str | None:
         best = max(bigger, key=PLAN_USER_LIMITS.__getitem__)
         message += f"; upgrade to {best.value.title()} for up to {PLAN_USER_LIMITS[best]}"
     return message
-
-
-# --- checks on the document alone ---------------------------------------------------------------
 
 
 def _keyed(at: str | Loc, items: Sequence[BaseModel], key: str) -> Iterator[tuple[Loc, str]]:
@@ -404,12 +401,10 @@ async def provision(
     the changes are computed and reported but rolled back. Raises :class:`ProvisioningError`
     (every problem, formatted) before anything is written.
     """
+    # One transaction: an error (or leaving the block any other way) closes the session, which
+    # rolls back everything flushed so far.
     async with database.session() as session:
-        try:
-            changes = await _Run(session, document, realm).execute()
-        except BaseException:
-            await session.rollback()
-            raise
+        changes = await _Run(session, document, realm).execute()
         if dry_run:
             await session.rollback()
         else:

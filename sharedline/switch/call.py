@@ -22,8 +22,9 @@ legs only talk through this object, in call-control terms:
               INFO, OPTIONS) are relayed to the other side and their answers relayed back
 
 A CANCEL goes out on a leg only after the leg sent a provisional (RFC 3261 §9.1); a leg asked to
-stop earlier is cancelled when its first provisional arrives. The call is ``finished`` when the
-caller has its final answer and every leg has ended; the switch then forgets it.
+stop earlier is cancelled when its first provisional arrives, and a leg with no final response
+64*T1 after our CANCEL is given up (§9.1). The call is ``finished`` when the caller has its final
+answer and every leg has ended; the switch then forgets it and saves its record.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class Leg:
     state: LegState = LegState.CALLING
     cancel_with: tuple[str, ...] | None = None
     """Set when the leg must be cancelled as soon as it sends a provisional."""
+    give_up_at: float | None = None
+    """64*T1 after our CANCEL: end the leg then if it never sent its final (§9.1)."""
     outcome: LegOutcome = LegOutcome.RINGING
     status_code: int | None = None
     answered_at: float | None = None
@@ -180,7 +183,15 @@ class Call:
 
     @property
     def deadline(self) -> float | None:
-        return self.ring_deadline if self.a_final is None else None
+        """The ring timeout while the caller waits, or the first cancelled leg to give up on."""
+        deadlines = [
+            leg.give_up_at
+            for leg in self.legs
+            if leg.give_up_at is not None and leg.state is not LegState.ENDED
+        ]
+        if self.a_final is None and self.ring_deadline is not None:
+            deadlines.append(self.ring_deadline)
+        return min(deadlines, default=None)
 
     def report(self) -> CallReport:
         """The call record as it stands."""
@@ -287,12 +298,14 @@ class Call:
     def _leg_provisional(
         self, leg: Leg, response: Response, layer: TransactionLayer, now: float
     ) -> None:
-        if leg.state is not LegState.CALLING:
+        if leg.state is LegState.CALLING:
+            leg.state = LegState.PROCEEDING
+            if leg.cancel_with is not None:
+                self._send_cancel(leg, leg.cancel_with, layer, now)
+                return
+        elif leg.state is not LegState.PROCEEDING or leg.cancel_with is not None:
             return
-        leg.state = LegState.PROCEEDING
-        if leg.cancel_with is not None:
-            self._send_cancel(leg, leg.cancel_with, layer, now)
-            return
+        # a 100 Trying (most phones send one) must not swallow the 180 that follows it
         if response.status_code == 100 or self.a_final is not None:
             return
         if self.direction == "outbound":
@@ -400,7 +413,16 @@ class Call:
         self._finish_unanswered(layer, now, 487)
 
     def handle_timer(self, layer: TransactionLayer, now: float) -> None:
-        """The ring timeout: nobody answered in time."""
+        """The ring timeout (nobody answered in time), or cancelled legs that never ended."""
+        for leg in self.legs:
+            if (
+                leg.give_up_at is not None
+                and now >= leg.give_up_at
+                and leg.state is not LegState.ENDED
+            ):
+                # RFC 3261 §9.1: no final response 64*T1 after the CANCEL: the INVITE is over
+                leg.state = LegState.ENDED
+                leg.ended_at = now
         if self.a_final is None and self.ring_deadline is not None and now >= self.ring_deadline:
             self._finish_unanswered(layer, now, 480)
 
@@ -432,6 +454,7 @@ class Call:
         cancel = build_cancel(leg.request, list(reasons) or None)
         key = layer.send_request(cancel, leg.target.destination, leg.target.transport, now)
         self.routes.bind_client(key, self)
+        leg.give_up_at = now + layer.timers.timeout
 
     def _respond_a(
         self,

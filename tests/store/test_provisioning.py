@@ -495,7 +495,7 @@ def test_an_empty_file_says_what_it_needs(tmp_path: Path) -> None:
     with pytest.raises(ProvisioningError) as raised:
         load_provisioning_file(path)
     assert raised.value.errors == [
-        f"{path}:1:1 document: empty document: expected workspace:, users:, numbers:"
+        f"{path}:1:1 document: empty document: expected workspace: and its entries"
     ]
 
 
