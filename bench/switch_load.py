@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m bench.switch_load --rate 50 --seconds 20 [--runs 3]``.
 
 Each run provisions a Starter workspace (10 members on +14155550100, a trunk for 127.0.0.1),
-starts ``sharedline serve`` (UDP, logs at warning), registers 10 SIPp phones with digest auth,
+starts ``sharedline serve`` (UDP), registers 10 SIPp phones with digest auth,
 leaves 9 ringing (they are CANCELled when the 10th answers) and 1 answering after ~200 ms, and
 has a SIPp carrier place ``rate`` calls per second for ``seconds``. It prints offered and
 achieved calls per second, failed calls, the engine's CPU seconds per call (from
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.process import serving
+from tests.integration.process import MD5_FIRST, serving
 from tests.peers.sipp import SCENARIOS, SippProcess, free_udp_port, run_sipp
 
 NUMBER = "+14155550100"
@@ -119,19 +119,22 @@ def one_run(rate: float, seconds: float, folder: Path) -> dict[str, float]:
     target = f"127.0.0.1:{port}"
     calls = int(rate * seconds)
     phones: list[SippProcess] = []
-    with serving(
-        "--sip-listen", f"udp:{target}", "--db", db, "--log-level", "warning", listeners=1
-    ) as server:
+    serve_args = ("--sip-listen", f"udp:{target}", "--db", db)
+    # SIPp answers only the first digest challenge, and only MD5: offer MD5 first
+    with serving(*serve_args, listeners=1, env=MD5_FIRST) as server:
         try:
             for i in range(1, MEMBERS + 1):
                 phone_port = free_udp_port()
-                run_sipp(
+                registered = run_sipp(
                     SCENARIOS / "register.xml",
                     target,
                     cwd=folder / f"reg{i}",
                     port=phone_port,
+                    timeout=10,
                     extra=["-s", f"m{i}", "-au", f"m{i}", "-ap", f"pw{i}"],
                 )
+                if registered.successful != 1:
+                    sys.exit(f"phone m{i} did not register:\n{registered.describe()}")
                 scenario = "member_answer.xml" if i == MEMBERS else "member_ring.xml"
                 phones.append(
                     SippProcess.start(

@@ -63,7 +63,11 @@ class Engine:
             ids=self.ids,
             directory=await load_directory(database),
             locals=self._locals,
-            digest=DigestServer(realm=sip.realm, secret=secret or secrets.token_bytes(32)),
+            digest=DigestServer(
+                realm=sip.realm,
+                secret=secret or secrets.token_bytes(32),
+                algorithms=tuple(sip.digest_algorithms),
+            ),
             entropy=lambda: secrets.token_bytes(16),
             settings=SwitchSettings(max_channels=sip.max_channels, ring_timeout=sip.ring_timeout),
         )

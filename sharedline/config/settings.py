@@ -52,6 +52,10 @@ class ListenAddress(BaseModel):
         return f"{self.transport}:{host}:{self.port}"
 
 
+DigestAlgorithm = Literal["SHA-256", "MD5"]
+_DEFAULT_ALGORITHMS: tuple[DigestAlgorithm, ...] = ("SHA-256", "MD5")
+
+
 def _default_listen() -> list[ListenAddress]:
     return [ListenAddress.parse("udp:127.0.0.1:5060"), ListenAddress.parse("tcp:127.0.0.1:5060")]
 
@@ -68,6 +72,11 @@ class SipSettings(BaseModel):
     drain_timeout: float = Field(30.0, ge=0, description="on SIGTERM, seconds calls may finish")
     advertised_host: str | None = Field(
         None, description="host for our Via and Contact when listening on 0.0.0.0 or ::"
+    )
+    digest_algorithms: list[DigestAlgorithm] = Field(
+        default_factory=lambda: list(_DEFAULT_ALGORITHMS),
+        min_length=1,
+        description="challenges offered, preferred first (RFC 8760 §2.4); MD5 first for SIPp",
     )
     digest_secret: SecretStr | None = Field(
         None, description="nonce key; random per process when unset (restarts then re-challenge)"

@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,22 +33,48 @@ def wait_for_listening(process: subprocess.Popen[str], count: int) -> list[dict[
     return events
 
 
+def _drain(process: subprocess.Popen[str]) -> None:
+    """Read and discard a child's log until it closes."""
+    assert process.stderr is not None
+    try:
+        for _ in process.stderr:
+            pass
+    except (OSError, ValueError):  # closed under us at shutdown
+        return
+
+
 @contextmanager
-def serving(*args: str, listeners: int) -> Iterator[subprocess.Popen[str]]:
-    """Run ``sharedline serve ARGS`` until the block ends; it must exit 0 on SIGTERM."""
+def serving(
+    *args: str, listeners: int, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """Run ``sharedline serve ARGS`` until the block ends; it must exit 0 on SIGTERM.
+
+    ``env`` adds environment variables (settings such as ``SHAREDLINE_SIP__RING_TIMEOUT``).
+    """
     process = subprocess.Popen(
         serve_command(*args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+    drainer: threading.Thread | None = None
     try:
         listening = wait_for_listening(process, listeners)
         assert len(listening) == listeners, "sharedline serve did not report its listeners"
+        # keep reading its log, or a full pipe would block the server mid-call
+        drainer = threading.Thread(target=_drain, args=(process,), daemon=True)
+        drainer.start()
         yield process
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:
         process.kill()
+        if drainer is not None:
+            drainer.join(timeout=10)
         process.communicate()  # reaps the process and closes its pipes
+
+
+MD5_FIRST = {"SHAREDLINE_SIP__DIGEST_ALGORITHMS": '["MD5", "SHA-256"]'}
+"""Settings that make the registrar challenge with MD5 first: SIPp answers only the first
+challenge of a 401, and only with MD5."""

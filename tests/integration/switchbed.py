@@ -18,11 +18,11 @@ One :class:`SwitchBed` lives in a test's ``tmp_path``:
 
 Registration: SIPp 3.6.1 answers only the first WWW-Authenticate of a 401 and only with MD5,
 while the switch offers SHA-256 first and MD5 second (RFC 8760 section 2.4: preferred first).
-``register.xml`` therefore cannot register with the switch as shipped, and the bed registers
-with :func:`register_device`: a small digest client written here from RFC 7616 (hashlib, not the
-switch's own code) that answers the first challenge it supports, as RFC 8760 asks of a UAC.
-:func:`md5_first_serve_command` starts the switch preferring MD5, for checking ``register.xml``
-itself.
+``register.xml`` therefore cannot register with the switch's default settings, and the bed
+registers with :func:`register_device`: a small digest client written here from RFC 7616 (hashlib,
+not the switch's own code) that answers the first challenge it supports, as RFC 8760 asks of a
+UAC. :func:`serving_md5_first` starts the switch with ``sip.digest_algorithms: [MD5, SHA-256]``,
+for ``register.xml`` itself.
 
 :func:`trace` splits SIPp's message log (``result.messages``) into the messages a peer sent and
 received, for assertions on what each peer actually saw on the wire.
@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.integration.process import serving, wait_for_listening
+from tests.integration.process import MD5_FIRST, serving
 from tests.peers.sipp import (
     SCENARIOS,
     SippProcess,
@@ -62,7 +60,6 @@ __all__ = [
     "Member",
     "SwitchBed",
     "TraceMessage",
-    "md5_first_serve_command",
     "received",
     "register_device",
     "sent",
@@ -449,37 +446,9 @@ def register_device(
 
 # -- the switch preferring MD5, for SIPp's register.xml -------------------------------------------
 
-_MD5_FIRST = (
-    "import functools, sys\n"
-    "import sharedline.app as app\n"
-    "app.DigestServer = functools.partial(app.DigestServer, algorithms=('MD5', 'SHA-256'))\n"
-    "from sharedline.cli import main\n"
-    "sys.argv[0] = 'sharedline'\n"
-    "main()\n"
-)
-
-
-def md5_first_serve_command(*args: str) -> list[str]:
-    """``sharedline serve ARGS`` with its registrar offering MD5 before SHA-256."""
-    return [sys.executable, "-c", _MD5_FIRST, "serve", "--log-format", "json", *args]
-
 
 @contextmanager
 def serving_md5_first(*args: str, listeners: int) -> Iterator[subprocess.Popen[str]]:
-    """Like :func:`tests.integration.process.serving`, with :func:`md5_first_serve_command`."""
-    process = subprocess.Popen(
-        md5_first_serve_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        listening = wait_for_listening(process, listeners)
-        assert len(listening) == listeners, "sharedline serve did not report its listeners"
+    """Like :func:`tests.integration.process.serving`, with the registrar offering MD5 first."""
+    with serving(*args, listeners=listeners, env=MD5_FIRST) as process:
         yield process
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        process.kill()
-        process.communicate()
