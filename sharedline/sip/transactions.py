@@ -23,6 +23,7 @@ unspecified address (RFC 4475 §3.3.10).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
 import itertools
@@ -84,6 +85,7 @@ def server_key(request: Request) -> ServerKey:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_forbidden_destination(host: str) -> bool:
     """True for addresses a SIP element must never send to: broadcast, multicast, unspecified.
 

@@ -49,6 +49,8 @@ def choose_number(
         own = directory.numbers_of(device.user_id)
         if len(own) == 1:
             return own[0], None
+        if not own:
+            return None, "the device's user is a member of no shared number"
         return None, "the device names no number and its user has several"
     number = directory.numbers.get(wanted) or directory.numbers.get(f"+{wanted.lstrip('+')}")
     if number is None:

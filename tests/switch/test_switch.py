@@ -404,6 +404,16 @@ def test_early_media_from_one_member_reaches_the_carrier_as_a_plain_180():
     assert ring(bench, legs, 2) == []
 
 
+def test_a_180_after_100_trying_still_reaches_the_carrier_once():
+    bench = ringing(2)
+    legs = fork(bench)
+    trying = bench.feed(answer(legs[0], 100, tag="m1"), member_address(1))
+    assert trying == []  # 100 is hop-by-hop: nothing upstream
+    out = bench.feed(answer(legs[0], 180, tag="m1", contact=member_address(1)), member_address(1))
+    assert lines(out) == [(CARRIER, "SIP/2.0 180 Ringing")]
+    assert ring(bench, legs, 2) == []  # and only once for the whole call
+
+
 def test_twenty_simultaneous_calls_each_fork_their_own_legs_and_are_all_answered():
     bench = ringing(3)
     calls = [f"in-{k}" for k in range(1, 21)]
