@@ -114,8 +114,12 @@ class _Transaction:
         raise NotImplementedError
 
 
-class ClientInviteTransaction(_Transaction):
-    """RFC 3261 §17.1.1 (Figure 5) with RFC 6026 §7.2 (Accepted state)."""
+class _ClientTransaction(_Transaction):
+    """What both client machines share: sending the request and its two timers."""
+
+    INITIAL_STATE: TransactionState
+    RETRANSMIT: Timer
+    TIMEOUT: Timer
 
     def __init__(
         self,
@@ -127,19 +131,28 @@ class ClientInviteTransaction(_Transaction):
         timers: TimerSettings,
     ) -> None:
         super().__init__(
-            transport=transport, peer=destination, timers=timers, state=TransactionState.CALLING
+            transport=transport, peer=destination, timers=timers, state=self.INITIAL_STATE
         )
         self.key = key
         self.request = request
         self._data = bytes(request)
         self._interval = timers.t1
-        self._ack: bytes | None = None
 
     def start(self, now: float, outbox: Outbox) -> None:
+        """Send the request; arm Timer A/E (UDP only) and Timer B/F (§17.1.1.2, §17.1.2.2)."""
         self._send(outbox, self._data)
         if not self.reliable:
-            self.deadlines[Timer.A] = now + self._interval
-        self.deadlines[Timer.B] = now + self.timers.timeout
+            self.deadlines[self.RETRANSMIT] = now + self._interval
+        self.deadlines[self.TIMEOUT] = now + self.timers.timeout
+
+
+class ClientInviteTransaction(_ClientTransaction):
+    """RFC 3261 §17.1.1 (Figure 5) with RFC 6026 §7.2 (Accepted state)."""
+
+    INITIAL_STATE = TransactionState.CALLING
+    RETRANSMIT = Timer.A
+    TIMEOUT = Timer.B
+    _ack: bytes | None = None
 
     def receive_response(self, response: Response, now: float, outbox: Outbox) -> None:
         state = self.state
@@ -176,31 +189,12 @@ class ClientInviteTransaction(_Transaction):
             self._terminate()
 
 
-class ClientNonInviteTransaction(_Transaction):
+class ClientNonInviteTransaction(_ClientTransaction):
     """RFC 3261 §17.1.2 (Figure 6)."""
 
-    def __init__(
-        self,
-        key: ClientKey,
-        request: Request,
-        *,
-        transport: Transport,
-        destination: Address,
-        timers: TimerSettings,
-    ) -> None:
-        super().__init__(
-            transport=transport, peer=destination, timers=timers, state=TransactionState.TRYING
-        )
-        self.key = key
-        self.request = request
-        self._data = bytes(request)
-        self._interval = timers.t1
-
-    def start(self, now: float, outbox: Outbox) -> None:
-        self._send(outbox, self._data)
-        if not self.reliable:
-            self.deadlines[Timer.E] = now + self._interval
-        self.deadlines[Timer.F] = now + self.timers.timeout
+    INITIAL_STATE = TransactionState.TRYING
+    RETRANSMIT = Timer.E
+    TIMEOUT = Timer.F
 
     def receive_response(self, response: Response, now: float, outbox: Outbox) -> None:
         if self.state not in (TransactionState.TRYING, TransactionState.PROCEEDING):
