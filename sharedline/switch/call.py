@@ -310,9 +310,7 @@ class Call:
             return
         if self.direction == "outbound":
             # one leg only: its provisionals (and early media) are the caller's to hear
-            self._respond_a(
-                layer, now, response.status_code, response.reason, body=response, early=True
-            )
+            self._respond_a(layer, now, response.status_code, response.reason, body=response)
         elif not self.ringing_sent:
             self.ringing_sent = True
             self._respond_a(layer, now, 180)
@@ -464,7 +462,6 @@ class Call:
         reason: str | None = None,
         *,
         body: Response | None = None,
-        early: bool = False,
     ) -> None:
         headers: list[tuple[str, str]] = []
         payload = b""
