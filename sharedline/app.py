@@ -22,6 +22,7 @@ from .sip.auth import DigestServer
 from .sip.events import Address, Transport
 from .sip.ids import IdSource, RandomIds
 from .sip.parser import Limits
+from .sip.registrar import RegistrarPolicy
 from .sip.service import Service
 from .sip.timers import TimerSettings
 from .sip.transactions import TransactionLayer
@@ -69,7 +70,15 @@ class Engine:
                 algorithms=tuple(sip.digest_algorithms),
             ),
             entropy=lambda: secrets.token_bytes(16),
-            settings=SwitchSettings(max_channels=sip.max_channels, ring_timeout=sip.ring_timeout),
+            settings=SwitchSettings(
+                max_channels=sip.max_channels,
+                ring_timeout=sip.ring_timeout,
+                registrar=RegistrarPolicy(
+                    min_expires=sip.min_expires,
+                    max_expires=sip.max_expires,
+                    default_expires=sip.max_expires,
+                ),
+            ),
         )
         switch.bindings.update(await load_switch_bindings(database, clock))
         self._writer = ActionWriter(database, clock)

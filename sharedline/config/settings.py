@@ -69,6 +69,8 @@ class SipSettings(BaseModel):
     )
     max_channels: int = Field(1000, ge=1, description="calls at once; beyond: 503 Retry-After")
     ring_timeout: float = Field(30.0, gt=0, description="seconds a call rings before 480")
+    min_expires: int = Field(60, ge=1, description="shorter registrations get 423 (RFC 3261)")
+    max_expires: int = Field(3600, ge=1, description="longer registrations are capped")
     drain_timeout: float = Field(30.0, ge=0, description="on SIGTERM, seconds calls may finish")
     advertised_host: str | None = Field(
         None, description="host for our Via and Contact when listening on 0.0.0.0 or ::"
@@ -104,6 +106,8 @@ class SipSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SipSettings:
+        if self.min_expires > self.max_expires:
+            raise ValueError(f"min_expires ({self.min_expires}) exceeds max_expires")
         if self.t1 > self.t2:
             raise ValueError(f"t1 ({self.t1}) must not exceed t2 ({self.t2})")
         wants_tls = any(address.transport == "tls" for address in self.listen)
