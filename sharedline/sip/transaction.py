@@ -229,12 +229,10 @@ class ClientNonInviteTransaction(_ClientTransaction):
             self._terminate()
 
 
-class ServerInviteTransaction(_Transaction):
-    """RFC 3261 §17.2.1 (Figure 7) with RFC 6026 §7.1 (Accepted state).
+class _ServerTransaction(_Transaction):
+    """What both server machines share: the request, where it came from, the last answer."""
 
-    In Accepted this machine also retransmits the 2xx until an ACK arrives (§13.3.1.4), so that
-    every retransmission of the SIP core lives in one place.
-    """
+    INITIAL_STATE: TransactionState
 
     def __init__(
         self,
@@ -245,14 +243,22 @@ class ServerInviteTransaction(_Transaction):
         source: Address,
         timers: TimerSettings,
     ) -> None:
-        super().__init__(
-            transport=transport, peer=source, timers=timers, state=TransactionState.PROCEEDING
-        )
+        super().__init__(transport=transport, peer=source, timers=timers, state=self.INITIAL_STATE)
         self.key = key
         self.request = request
         self.last_response: Response | None = None
         self._last_data: bytes | None = None
         self._interval = timers.t1
+
+
+class ServerInviteTransaction(_ServerTransaction):
+    """RFC 3261 §17.2.1 (Figure 7) with RFC 6026 §7.1 (Accepted state).
+
+    In Accepted this machine also retransmits the 2xx until an ACK arrives (§13.3.1.4), so that
+    every retransmission of the SIP core lives in one place.
+    """
+
+    INITIAL_STATE = TransactionState.PROCEEDING
 
     def receive_request(self, request: Request, now: float, outbox: Outbox) -> None:
         """A retransmitted INVITE, or an ACK for a non-2xx final response."""
@@ -312,25 +318,10 @@ class ServerInviteTransaction(_Transaction):
             self._terminate()
 
 
-class ServerNonInviteTransaction(_Transaction):
+class ServerNonInviteTransaction(_ServerTransaction):
     """RFC 3261 §17.2.2 (Figure 8)."""
 
-    def __init__(
-        self,
-        key: ServerKey,
-        request: Request,
-        *,
-        transport: Transport,
-        source: Address,
-        timers: TimerSettings,
-    ) -> None:
-        super().__init__(
-            transport=transport, peer=source, timers=timers, state=TransactionState.TRYING
-        )
-        self.key = key
-        self.request = request
-        self.last_response: Response | None = None
-        self._last_data: bytes | None = None
+    INITIAL_STATE = TransactionState.TRYING
 
     def receive_request(self, request: Request, now: float, outbox: Outbox) -> None:
         """A retransmission: silent in Trying, answered with the last response afterwards."""
