@@ -47,7 +47,7 @@ from ..sip.ids import IdSource
 from ..sip.message import Request, Response
 from ..sip.params import quote
 from ..sip.registrar import Binding, RegistrarPolicy, process_register
-from ..sip.responses import make_response, response_for_error
+from ..sip.responses import REASON_PHRASES, make_response, response_for_error
 from ..sip.service import Action
 from ..sip.transactions import TransactionLayer
 from ..sip.uas import UasPolicy, check_request, options_response
@@ -430,7 +430,7 @@ class Switch:
         def refuse(status: int, why: str) -> None:
             layer.respond(
                 event.transaction,
-                make_response(request, status, f"{_PHRASES[status]} ({why})", to_tag=tag),
+                make_response(request, status, f"{REASON_PHRASES[status]} ({why})", to_tag=tag),
                 now,
             )
 
@@ -502,9 +502,6 @@ class Switch:
         deadline = call.deadline
         if deadline is not None:
             heapq.heappush(self._heap, (deadline, next(self._sequence), call))
-
-
-_PHRASES = {403: "Forbidden", 404: "Not Found"}
 
 
 def _target_for(binding: Binding, user_id: int, device_id: int) -> Target | None:

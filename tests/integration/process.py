@@ -45,11 +45,15 @@ def _drain(process: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def serving(
-    *args: str, listeners: int, env: Mapping[str, str] | None = None
+    *args: str,
+    listeners: int,
+    env: Mapping[str, str] | None = None,
+    listening: list[dict[str, Any]] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """Run ``sharedline serve ARGS`` until the block ends; it must exit 0 on SIGTERM.
 
-    ``env`` adds environment variables (settings such as ``SHAREDLINE_SIP__RING_TIMEOUT``).
+    ``env`` adds environment variables (settings such as ``SHAREDLINE_SIP__RING_TIMEOUT``);
+    ``listening``, when given, receives the ``sip_listening`` log records.
     """
     process = subprocess.Popen(
         serve_command(*args),
@@ -60,8 +64,10 @@ def serving(
     )
     drainer: threading.Thread | None = None
     try:
-        listening = wait_for_listening(process, listeners)
-        assert len(listening) == listeners, "sharedline serve did not report its listeners"
+        records = wait_for_listening(process, listeners)
+        assert len(records) == listeners, "sharedline serve did not report its listeners"
+        if listening is not None:
+            listening.extend(records)
         # keep reading its log, or a full pipe would block the server mid-call
         drainer = threading.Thread(target=_drain, args=(process,), daemon=True)
         drainer.start()

@@ -3,43 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.process import serve_command, wait_for_listening
+from tests.integration.process import serving
 from tests.integration.wire import UdpClient, options_request
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", 0))
-        return int(udp.getsockname()[1])
+from tests.peers.sipp import free_udp_port
 
 
 def test_serve_logs_each_address_answers_options_and_exits_0_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        serve_command(
-            "--sip-listen",
-            f"udp:127.0.0.1:{port}",
-            "--sip-listen",
-            f"tcp:127.0.0.1:{port}",
-            "--db",
-            f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    port = free_udp_port()
+    listening: list[dict[str, Any]] = []
+    args = (
+        "--sip-listen",
+        f"udp:127.0.0.1:{port}",
+        "--sip-listen",
+        f"tcp:127.0.0.1:{port}",
+        "--db",
+        f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
     )
-    try:
-        listening = wait_for_listening(process, 2)
+    with serving(*args, listeners=2, listening=listening):  # it checks exit 0 on SIGTERM
         assert [(e["transport"], e["port"]) for e in listening] == [("udp", port), ("tcp", port)]
 
         async def probe() -> int:
@@ -51,11 +38,6 @@ def test_serve_logs_each_address_answers_options_and_exits_0_on_sigterm(tmp_path
                 client.close()
 
         assert asyncio.run(probe()) == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        process.kill()
-        process.communicate()  # reaps the process and closes its pipes
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sharedline.sip.service import OptionsService, Service
 from sharedline.sip.transactions import TransactionLayer
 from tests.integration.conftest import bound
 from tests.integration.wire import UdpClient, options_request
-from tests.sip.conformance import read_tsv, require_shared
+from tests.sip.conformance import missing_shared, require_shared, rfc4475_cases
 
 
 async def test_udp_options_gets_200_with_allow(engine: Engine) -> None:
@@ -32,19 +32,18 @@ async def test_udp_options_gets_200_with_allow(engine: Engine) -> None:
 
 
 async def test_server_answers_options_after_every_rfc4475_message(engine: Engine) -> None:
-    folder = require_shared("conformance", "rfc4475")
-    rows = read_tsv(folder / "cases.tsv")
+    cases = rfc4475_cases() or missing_shared("conformance/rfc4475")
     client = await UdpClient.open(bound(engine, "udp"))
     try:
-        for row in rows:
-            client.send((folder / row["file"]).read_bytes())
+        for case in cases:
+            client.send(case.read())  # size and SHA-256 checked against cases.tsv
             await asyncio.sleep(0.02)
             while not client.collector.queue.empty():  # answers to the torture message
                 client.collector.queue.get_nowait()
             probe = options_request(port=client.port)
             client.send(probe)
             response = await client.final(to=probe)
-            assert response.status_code == 200, row["name"]
+            assert response.status_code == 200, case.name
     finally:
         client.close()
 

@@ -78,9 +78,8 @@ class ConformanceCase:
         return data
 
 
-def rfc4475_cases() -> list[ConformanceCase]:
-    """Every RFC 4475 row, or ``[]`` when the shared directory is missing."""
-    folder = shared_dir() / "conformance" / "rfc4475"
+def _cases(rfc: str, file: str, size: str, sha256: str) -> list[ConformanceCase]:
+    folder = shared_dir() / "conformance" / rfc
     table = folder / "cases.tsv"
     if not table.exists():
         return []
@@ -88,32 +87,23 @@ def rfc4475_cases() -> list[ConformanceCase]:
         ConformanceCase(
             name=row["name"],
             expect=row["expect"],
-            path=folder / row["file"],
-            size=int(row["bytes"]),
-            sha256=row["sha256"],
+            path=folder / row[file],
+            size=int(row[size]),
+            sha256=row[sha256],
             row=row,
         )
         for row in read_tsv(table)
     ]
+
+
+def rfc4475_cases() -> list[ConformanceCase]:
+    """Every RFC 4475 row, or ``[]`` when the shared directory is missing."""
+    return _cases("rfc4475", "file", "bytes", "sha256")
 
 
 def rfc5118_cases() -> list[ConformanceCase]:
     """Every RFC 5118 row with its on-the-wire file (``wire/``), or ``[]`` when missing."""
-    folder = shared_dir() / "conformance" / "rfc5118"
-    table = folder / "cases.tsv"
-    if not table.exists():
-        return []
-    return [
-        ConformanceCase(
-            name=row["name"],
-            expect=row["expect"],
-            path=folder / row["wire_file"],
-            size=int(row["wire_bytes"]),
-            sha256=row["wire_sha256"],
-            row=row,
-        )
-        for row in read_tsv(table)
-    ]
+    return _cases("rfc5118", "wire_file", "wire_bytes", "wire_sha256")
 
 
 def case_params(cases: list[ConformanceCase]) -> list[Any]:
