@@ -63,12 +63,10 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    StringConstraints,
     ValidationError,
 )
 from pydantic_core import PydanticCustomError
@@ -78,6 +76,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..sip.auth import compute_ha1
 from ..sip.errors import ProtocolError
 from ..sip.uri import SipUri, parse_uri
+from ..yamldoc.fields import E164, Email, Password, text
+from ..yamldoc.source import (
+    SourceMap,
+    YamlSourceError,
+    did_you_mean,
+    format_error,
+    format_path,
+    load_yaml,
+    validation_errors,
+)
 from .database import Database
 from .models import (
     PLAN_USER_LIMITS,
@@ -90,15 +98,6 @@ from .models import (
     User,
     Workspace,
     WorkspaceRole,
-)
-from .yamlsource import (
-    SourceMap,
-    YamlSourceError,
-    did_you_mean,
-    format_error,
-    format_path,
-    load_yaml,
-    validation_errors,
 )
 
 __all__ = [
@@ -115,8 +114,6 @@ __all__ = [
     "provision",
 ]
 
-_E164_RE = re.compile(r"\+[1-9][0-9]{1,14}")
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~+-]*")
 
 Loc = tuple[str | int, ...]
@@ -131,35 +128,6 @@ class ProvisioningError(ValueError):
 
 
 # --- the document -------------------------------------------------------------------------------
-
-
-def _e164_before(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise PydanticCustomError(
-            "e164_unquoted",
-            'put E.164 numbers in quotes ("+{digits}"): YAML reads +{digits} as an integer',
-            {"digits": str(abs(value))},
-        )
-    return value
-
-
-def _e164_after(value: str) -> str:
-    if not _E164_RE.fullmatch(value):
-        raise PydanticCustomError(
-            "e164",
-            "{value} is not an E.164 number: '+' then 2 to 15 digits, the first not 0",
-            {"value": repr(value)},
-        )
-    return value
-
-
-def _email(value: str) -> str:
-    value = value.strip().lower()
-    if not _EMAIL_RE.fullmatch(value):
-        raise PydanticCustomError(
-            "email", "{value} is not an email address", {"value": repr(value)}
-        )
-    return value
 
 
 def _username(value: str) -> str:
@@ -195,15 +163,6 @@ def _sip_uri(value: str) -> str:
     return value
 
 
-def _text(max_length: int) -> Any:
-    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
-
-
-E164 = Annotated[str, BeforeValidator(_e164_before), AfterValidator(_e164_after)]
-Email = Annotated[str, _text(320), AfterValidator(_email)]
-Password = Annotated[SecretStr, Field(min_length=1, max_length=1000)]
-
-
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -211,7 +170,7 @@ class _Spec(BaseModel):
 class WorkspaceSpec(_Spec):
     """``workspace:`` the workspace, by name."""
 
-    name: Annotated[str, _text(200)]
+    name: Annotated[str, text(200)]
     plan: Plan | None = None
     """None leaves the plan as it is (Starter for a new workspace)."""
 
@@ -219,7 +178,7 @@ class WorkspaceSpec(_Spec):
 class DeviceSpec(_Spec):
     """A SIP account of a user; the password is turned into HA1 values and dropped."""
 
-    username: Annotated[str, _text(100), AfterValidator(_username)]
+    username: Annotated[str, text(100), AfterValidator(_username)]
     password: Password
     default_number: E164 | None = None
 
@@ -228,7 +187,7 @@ class UserSpec(_Spec):
     """A workspace user, by email."""
 
     email: Email
-    name: Annotated[str, _text(200)]
+    name: Annotated[str, text(200)]
     role: WorkspaceRole = WorkspaceRole.MEMBER
     devices: list[DeviceSpec] = Field(default_factory=list)
 
@@ -236,13 +195,13 @@ class UserSpec(_Spec):
 class TrunkSpec(_Spec):
     """A carrier connection, by name."""
 
-    name: Annotated[str, _text(100)]
-    allowed_sources: list[Annotated[str, _text(64), AfterValidator(_network)]] = Field(
+    name: Annotated[str, text(100)]
+    allowed_sources: list[Annotated[str, text(64), AfterValidator(_network)]] = Field(
         default_factory=list
     )
-    outbound_proxy: Annotated[str, _text(300), AfterValidator(_sip_uri)] | None = None
-    username: Annotated[str, _text(200)] | None = None
-    realm: Annotated[str, _text(200)] | None = None
+    outbound_proxy: Annotated[str, text(300), AfterValidator(_sip_uri)] | None = None
+    username: Annotated[str, text(200)] | None = None
+    realm: Annotated[str, text(200)] | None = None
     password: Password | None = None
 
 
@@ -257,8 +216,8 @@ class NumberSpec(_Spec):
     """A shared number, by E.164."""
 
     e164: E164
-    name: Annotated[str, _text(200)]
-    trunk: Annotated[str, _text(100)] | None = None
+    name: Annotated[str, text(200)]
+    trunk: Annotated[str, text(100)] | None = None
     members: list[MemberSpec] | None = None
     """The complete member list; None leaves the membership as it is."""
 
