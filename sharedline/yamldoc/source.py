@@ -5,6 +5,8 @@ mark (0-based line and column) on every node; :func:`load_yaml` composes the doc
 records the mark of each value and each mapping key under its path (``("numbers", 0,
 "members")``), then constructs plain Python data from the same nodes with the safe constructor.
 
+Booleans are YAML 1.2's (only ``true``/``false``), so a key ``on:`` stays the string "on".
+
 Errors read ``FILE:LINE:COLUMN path: message`` with 1-based line and column
 (:meth:`SourceMap.format`); a path missing from the file (a required field left out) is reported
 at its nearest ancestor that is present. :func:`validation_errors` turns a pydantic
@@ -87,7 +89,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     written twice in one mapping, which plain PyYAML would silently resolve to the last value.
     """
     source = SourceMap(file)
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         try:
             node = loader.get_single_node()
@@ -106,6 +108,24 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         return data, source
     finally:
         loader.dispose()
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader with YAML 1.2 booleans: only true and false (any case) are booleans.
+
+    YAML 1.1 also reads ``on``, ``off``, ``yes``, ``no``, ``y`` and ``n`` as booleans, which
+    would turn a call flow's ``on:`` key into ``True`` (and Norway's ``NO`` into ``False``).
+    """
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 (PyYAML's own class attribute)
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, file: str) -> str:
