@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from . import __version__
+from .cli_members import members_app
 from .clikit import (
     ConfigOption,
     DbOption,
@@ -76,6 +77,7 @@ calls_app = typer.Typer(no_args_is_help=True, help="The shared call history.")
 registrations_app = typer.Typer(no_args_is_help=True, help="Devices' registered contacts.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(registrations_app, name="registrations")
+app.add_typer(members_app, name="members")
 
 
 @app.command("provision")

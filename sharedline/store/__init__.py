@@ -10,6 +10,7 @@ from .database import Database, migrate
 from .models import (
     PLAN_USER_LIMITS,
     RINGING_LIMIT,
+    AvailabilityRecord,
     Base,
     CallLeg,
     CallRecord,
@@ -19,6 +20,7 @@ from .models import (
     PhoneNumber,
     Plan,
     Registration,
+    RingTurn,
     Trunk,
     User,
     Workspace,
@@ -28,6 +30,7 @@ from .models import (
 __all__ = [
     "PLAN_USER_LIMITS",
     "RINGING_LIMIT",
+    "AvailabilityRecord",
     "Base",
     "CallLeg",
     "CallRecord",
@@ -38,6 +41,7 @@ __all__ = [
     "PhoneNumber",
     "Plan",
     "Registration",
+    "RingTurn",
     "Trunk",
     "User",
     "Workspace",

@@ -1,5 +1,6 @@
 """The schema: workspaces, users, shared numbers and their members, devices, trunks,
-registrations and call records (see DESIGN.md "Roles, access and plans").
+registrations and call records (see DESIGN.md "Roles, access and plans"), and the state call
+flows keep between calls: members' availability and round-robin turns.
 
 Device passwords are never stored: only the digest HA1 values (RFC 7616 §3.4.2) for MD5 and
 SHA-256, which is what a registrar needs to check a response and nothing more.
@@ -11,12 +12,13 @@ import enum
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "PLAN_USER_LIMITS",
     "RINGING_LIMIT",
+    "AvailabilityRecord",
     "Base",
     "CallLeg",
     "CallRecord",
@@ -26,6 +28,7 @@ __all__ = [
     "PhoneNumber",
     "Plan",
     "Registration",
+    "RingTurn",
     "Trunk",
     "User",
     "Workspace",
@@ -244,3 +247,33 @@ class CallLeg(Base):
     """answered, declined, busy, no_answer, cancelled, completed_elsewhere or failed."""
 
     call: Mapped[CallRecord] = relationship(back_populates="legs")
+
+
+class AvailabilityRecord(Base):
+    """A member's own availability: do-not-disturb and personal hours (``callflows.facts``)."""
+
+    __tablename__ = "member_availability"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    dnd: Mapped[bool] = mapped_column(default=False, server_default=false())
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """A ``callflows.schedule.ScheduleSpec`` as JSON (its non-default fields); None: no hours."""
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class RingTurn(Base):
+    """Round-robin state: a member's latest turn in one rotation (higher: served more recently).
+
+    A rotation key names one rotating group of one number (``"+14155550100/group:front_desk"``);
+    the store does not interpret it.
+    """
+
+    __tablename__ = "ring_turns"
+
+    rotation: Mapped[str] = mapped_column(String(300), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    turn: Mapped[int]
