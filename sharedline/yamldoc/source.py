@@ -37,6 +37,9 @@ __all__ = [
     "validation_errors",
 ]
 
+KEY_MARK = "[key]"
+"""The last element pydantic gives the location of a mapping key (not its value) that failed."""
+
 Path = tuple[str | int, ...]
 """A location in the document: mapping keys and sequence indexes, from the root."""
 
@@ -45,6 +48,8 @@ def format_path(path: Sequence[str | int]) -> str:
     """``("numbers", 0, "members")`` → ``numbers[0].members``; the root is ``document``."""
     text = ""
     for part in path:
+        if part == KEY_MARK:
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text or "document"
 
@@ -60,6 +65,8 @@ class SourceMap:
     def position(self, path: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of ``path``'s value (or key), else of its nearest ancestor."""
         current = tuple(path)
+        if current and current[-1] == KEY_MARK:  # pydantic's mark for a bad mapping key
+            current, key = current[:-1], True
         if key and current in self.keys:
             line, column = self.keys[current]
             return line + 1, column + 1
