@@ -30,6 +30,8 @@ each piece; ``loader`` checks the whole (references, outcomes, reachability, bou
 from __future__ import annotations
 
 import enum
+import math
+import re
 import zoneinfo
 from typing import Annotated, Any, Literal
 
@@ -39,17 +41,21 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from ..yamldoc.fields import E164, Email, text
+from ..yamldoc.fields import E164, E164_RE, Email, text
+from ..yamldoc.source import did_you_mean
 from .schedule import ScheduleSpec
 from .strategies import Strategy
 
 __all__ = [
     "END",
     "MAX_PARALLEL",
+    "MAX_SECONDS",
+    "MAX_VISITS",
     "DeclineScope",
     "Defaults",
     "FlowDocument",
@@ -67,6 +73,7 @@ __all__ = [
     "StepSpec",
     "TargetSpec",
     "VoicemailSpec",
+    "document_schema",
 ]
 
 END = "end"
@@ -102,8 +109,84 @@ class DeclineScope(enum.StrEnum):
     """A member's decline stops the whole ring step: outcome ``declined``."""
 
 
-Seconds = Annotated[float, Field(gt=0, le=3600)]
-Name = Annotated[str, text(100), Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+MAX_SECONDS = 3600
+"""The longest timeout a flow may give (an hour)."""
+
+
+def _show_number(value: float) -> str:
+    """``-5.0`` → ``-5``, ``2.5`` → ``2.5``: numbers as the admin wrote them."""
+    return str(int(value)) if math.isfinite(value) and value == int(value) else repr(value)
+
+
+def _seconds(value: object) -> object:
+    # Before pydantic's float parsing and its ``gt``/``le`` checks (kept for the JSON Schema),
+    # so that the admin reads what is wrong in their terms.
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise PydanticCustomError(
+            "seconds", "must be a number of seconds, got {value}", {"value": repr(value)}
+        )
+    if not number > 0:  # NaN too
+        raise PydanticCustomError(
+            "seconds_positive",
+            "must be a positive number of seconds, got {value}",
+            {"value": _show_number(number)},
+        )
+    if number > MAX_SECONDS:
+        raise PydanticCustomError(
+            "seconds_max",
+            "must be at most {limit} seconds, got {value}",
+            {"limit": MAX_SECONDS, "value": _show_number(number)},
+        )
+    return number
+
+
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS), BeforeValidator(_seconds)]
+"""A timeout: a positive number of seconds, at most an hour."""
+
+
+def _whole(low: int, high: int, what: str = "a whole number") -> BeforeValidator:
+    """Checks for an ``int`` from ``low`` to ``high``, with a message saying so.
+
+    It runs before pydantic's own ``ge``/``le`` (kept beside it for the JSON Schema).
+    """
+
+    def check(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise PydanticCustomError(
+                "whole_number",
+                "must be {what} from {low} to {high}, got {value}",
+                {"what": what, "low": low, "high": high, "value": repr(value)},
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def _name(value: object) -> object:
+    if isinstance(value, str) and value.strip() and not _NAME_RE.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "name",
+            "{value} is not a name: letters, digits, '_', '.' and '-', "
+            "starting with a letter or '_'",
+            {"value": repr(value)},
+        )
+    return value
+
+
+Name = Annotated[str, text(100), Field(pattern=rf"^{_NAME_RE.pattern}$"), BeforeValidator(_name)]
+"""A name admins give: a step, flow, group or schedule."""
+
+Number = Annotated[E164, WithJsonSchema({"type": "string", "pattern": f"^{E164_RE.pattern}$"})]
+"""An E.164 number (quoted in YAML), with its pattern in the JSON Schema."""
 
 
 def _timezone(value: str) -> str:
@@ -122,7 +205,8 @@ TimeZone = Annotated[str, text(64), AfterValidator(_timezone)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become descriptions in the JSON Schema (editors show them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # --- targets ------------------------------------------------------------------------------------
@@ -130,6 +214,12 @@ class _Spec(BaseModel):
 
 def _target_before(value: object) -> object:
     """``alice@acme.test``, ``group:front_desk``, ``everyone``, or a mapping."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "e164_unquoted",
+            'put E.164 numbers in quotes ("+{digits}"): YAML reads +{digits} as an integer',
+            {"digits": str(abs(value))},
+        )
     if isinstance(value, str):
         word = value.strip()
         if word == "everyone":
@@ -138,6 +228,13 @@ def _target_before(value: object) -> object:
             return {"group": word.removeprefix("group:")}
         if word.startswith("+"):
             return {"number": word}
+        if "@" not in word:
+            raise PydanticCustomError(
+                "target",
+                "{value} is not a target: write a member's email, group:NAME, everyone "
+                'or an outside number in quotes ("+14155550199")',
+                {"value": repr(value)},
+            )
         return {"member": word}
     return value
 
@@ -153,7 +250,7 @@ class TargetSpec(_Spec):
     member: Email | None = None
     group: Name | None = None
     everyone: Literal[True] | None = None
-    number: E164 | None = None
+    number: Number | None = None
     trunk: Annotated[str, text(100)] | None = None
     """For an outside number: the trunk to call it through (default: the number's own)."""
     weight: Annotated[float, Field(gt=0, le=1000)] = 1.0
@@ -174,7 +271,13 @@ class TargetSpec(_Spec):
         return self
 
 
-Target = Annotated[TargetSpec, BeforeValidator(_target_before)]
+Target = Annotated[
+    TargetSpec, BeforeValidator(_target_before, json_schema_input_type=str | TargetSpec)
+]
+"""A target as a string (``alice@acme.test``, ``group:NAME``, ``everyone``, ``"+1…"``) or a
+mapping."""
+
+Parallel = Annotated[int, Field(ge=1, le=MAX_PARALLEL), _whole(1, MAX_PARALLEL)]
 
 
 # --- ring ---------------------------------------------------------------------------------------
@@ -185,11 +288,12 @@ class _RingSet(_Spec):
 
     targets: Annotated[list[Target], Field(min_length=1, max_length=1000)]
     strategy: Strategy = Strategy.SIMULTANEOUS
-    batches: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] | None = None
+    batches: Parallel | None = None
     """Ring this many at a time (waves of N) instead of the strategy's own wave size."""
     leg_timeout: Seconds | None = None
     """How long each wave rings before the next (default: ``defaults.leg_timeout``)."""
-    max_parallel: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] | None = None
+    max_parallel: Parallel | None = None
+    """At most this many members ring at once (at most 10)."""
 
 
 class StageSpec(_RingSet):
@@ -204,18 +308,25 @@ class RingSpec(_Spec):
     """
 
     targets: Annotated[list[Target], Field(min_length=1, max_length=1000)] | None = None
+    """Who rings (one stage): members, group:NAME, everyone, outside numbers."""
     strategy: Strategy | None = None
-    batches: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] | None = None
+    """In which order the targets ring (default simultaneous)."""
+    batches: Parallel | None = None
+    """Ring this many at a time (waves of N) instead of the strategy's own wave size."""
     leg_timeout: Seconds | None = None
+    """How long each wave rings before the next (default: ``defaults.leg_timeout``)."""
     stages: Annotated[list[StageSpec], Field(min_length=1, max_length=50)] | None = None
+    """Ring sets tried in order, instead of ``targets``."""
     total_timeout: Seconds | None = None
     """The whole step gives up after this long, whatever stage it is in."""
-    max_parallel: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] | None = None
+    max_parallel: Parallel | None = None
+    """At most this many members ring at once (at most 10)."""
     skip_busy: bool = False
     """False (default): a member on a call still rings (call waiting); true: skipped."""
     skip_unavailable: bool = True
     """Skip members on do-not-disturb or outside their personal schedule."""
     decline_scope: DeclineScope = DeclineScope.LEG
+    """leg: a decline ends that member's leg; group: it ends the step (outcome declined)."""
 
     @model_validator(mode="after")
     def _targets_or_stages(self) -> RingSpec:
@@ -252,9 +363,11 @@ class RingSpec(_Spec):
 class ForwardSpec(_Spec):
     """``forward:`` call an outside number through a trunk."""
 
-    number: E164
+    number: Number
     trunk: Annotated[str, text(100)] | None = None
+    """The trunk to call through (default: the shared number's own)."""
     timeout: Seconds | None = None
+    """How long it rings (default: ``defaults.leg_timeout``)."""
 
 
 # --- media steps --------------------------------------------------------------------------------
@@ -268,13 +381,16 @@ class PlaySpec(_Spec):
     """``play:`` an announcement (a prompt name or file), then ``done``."""
 
     prompt: Annotated[str, text(300)]
+    """The announcement: a prompt name or a sound file the backend knows."""
 
 
 class VoicemailSpec(_Spec):
     """``voicemail:`` take a message into a box; the flow ends there."""
 
     box: Annotated[str, text(100)]
+    """The mailbox the message goes to."""
     greeting: Annotated[str, text(300)] | None = None
+    """A prompt played first (default: the box's own)."""
 
 
 def _digit_keys(value: object) -> object:
@@ -287,6 +403,19 @@ def _digit_keys(value: object) -> object:
     return value
 
 
+def _digit(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(r"[0-9*#]", value):
+        raise PydanticCustomError(
+            "digit",
+            "{value} is not a key: one of 0-9, * or # (quote * and #)",
+            {"value": repr(value)},
+        )
+    return value
+
+
+Digit = Annotated[str, Field(pattern=r"^[0-9*#]$"), BeforeValidator(_digit)]
+
+
 class MenuSpec(_Spec):
     """``menu:`` play a prompt, read one DTMF digit, go where ``choices`` says.
 
@@ -295,13 +424,13 @@ class MenuSpec(_Spec):
     """
 
     prompt: Annotated[str, text(300)]
-    choices: Annotated[
-        dict[Annotated[str, Field(pattern=r"^[0-9*#]$")], Name],
-        BeforeValidator(_digit_keys),
-        Field(min_length=1),
-    ]
+    """The prompt played before reading a key."""
+    choices: Annotated[dict[Digit, Name], BeforeValidator(_digit_keys)] = Field(min_length=1)
+    """Key pressed → the step it leads to (or ``end``)."""
     timeout: Seconds = 5.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    """How long to wait for a key after the prompt."""
+    retries: Annotated[int, Field(ge=0, le=10), _whole(0, 10)] = 2
+    """How many more times the prompt is replayed after no key or a wrong one."""
 
 
 def _hangup_before(value: object) -> object:
@@ -325,8 +454,12 @@ def _status(value: int) -> int:
 class HangupSpec(_Spec):
     """``hangup:`` refuse the call with a final status (default 480 Temporarily Unavailable)."""
 
-    status: Annotated[int, Field(ge=400, le=699), AfterValidator(_status)] = 480
+    status: Annotated[
+        int, Field(ge=400, le=699), _whole(400, 699, "a SIP status"), AfterValidator(_status)
+    ] = 480
+    """The SIP final status the caller gets (not 486 or 600: a shared number is never busy)."""
     reason: Annotated[str, text(100)] | None = None
+    """The reason phrase (default: the status's usual one)."""
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -343,21 +476,64 @@ class StepKind(enum.StrEnum):
     HANGUP = "hangup"
 
 
+_OUTCOMES = [outcome.value for outcome in Outcome]
+
+
+def _outcome(value: object) -> object:
+    if isinstance(value, str) and value not in _OUTCOMES:
+        hint = did_you_mean(value, _OUTCOMES)
+        raise PydanticCustomError(
+            "outcome",
+            "{value} is not an outcome{hint}",
+            {"value": repr(value), "hint": hint or f" (one of {', '.join(_OUTCOMES)})"},
+        )
+    return value
+
+
+OutcomeKey = Annotated[Outcome, BeforeValidator(_outcome)]
+
+MAX_VISITS = 100
+"""The largest ``max_visits`` a step may give."""
+
+
 class StepSpec(_Spec):
     """One step: exactly one action key, and where each of its outcomes leads."""
 
+    model_config = ConfigDict(
+        # For editors: exactly one action key (the model checks it with a clearer message).
+        json_schema_extra={"oneOf": [{"required": [kind]} for kind in StepKind]}
+    )
+
     ring: RingSpec | None = None
+    """Ring members, groups or outside numbers."""
     forward: ForwardSpec | None = None
+    """Call one outside number."""
     schedule: Name | None = None
+    """Branch on a schedule (outcomes open, closed, holiday)."""
     voicemail: VoicemailSpec | None = None
-    play: Annotated[PlaySpec, BeforeValidator(_prompt_before)] | None = None
+    """Take a message; the call ends there."""
+    play: (
+        Annotated[PlaySpec, BeforeValidator(_prompt_before, json_schema_input_type=str | PlaySpec)]
+        | None
+    ) = None
+    """Play an announcement (outcome done). Needs media: asterisk or twilio."""
     menu: MenuSpec | None = None
+    """Read a key (DTMF). Needs media: asterisk or twilio."""
     goto: Name | None = None
-    hangup: Annotated[HangupSpec, BeforeValidator(_hangup_before)] | None = None
-    on: dict[Outcome, Name] = Field(default_factory=dict)
+    """Go on at another step."""
+    hangup: (
+        Annotated[
+            HangupSpec,
+            BeforeValidator(_hangup_before, json_schema_input_type=int | HangupSpec | None),
+        ]
+        | None
+    ) = None
+    """Refuse the call with a status (default 480); the call ends there."""
+    on: dict[OutcomeKey, Name] = Field(default_factory=dict)
+    """Outcome → the next step (or ``end``)."""
     next: Name | None = None
     """Short for ``on: {default: NEXT}``."""
-    max_visits: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_visits: Annotated[int, Field(ge=1, le=MAX_VISITS), _whole(1, MAX_VISITS)] | None = None
     """Entering the step more often than this in one call takes its ``max_visits`` outcome."""
 
     @model_validator(mode="before")
@@ -403,13 +579,16 @@ class FlowSpec(_Spec):
     """A flow: where it starts and its named steps."""
 
     start: Name
+    """The first step."""
     steps: Annotated[dict[Name, StepSpec], Field(min_length=1, max_length=1000)]
+    """The steps by name (``end`` is reserved: it stops the flow)."""
 
 
 class GroupSpec(_Spec):
     """A named list of members, in ring order."""
 
     members: Annotated[list[Email], Field(min_length=1, max_length=1000)]
+    """Members' emails; each must be a member of the numbers whose flows ring the group."""
 
 
 def _binding_before(value: object) -> object:
@@ -420,25 +599,80 @@ class NumberBinding(_Spec):
     """Which flow a shared number runs, and the time zone its schedules are read in."""
 
     flow: Name
+    """The flow calls to this number run."""
     timezone: TimeZone | None = None
+    """The time zone its schedules are read in (default: the document's)."""
+
+
+Binding = Annotated[
+    NumberBinding, BeforeValidator(_binding_before, json_schema_input_type=str | NumberBinding)
+]
+"""A flow name, or ``{flow: NAME, timezone: ZONE}``."""
 
 
 class Defaults(_Spec):
     """Values a ring step takes when it says nothing."""
 
     leg_timeout: Seconds = 20.0
-    max_parallel: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] = MAX_PARALLEL
+    """How long a wave rings when the step gives no ``leg_timeout``."""
+    max_parallel: Parallel = MAX_PARALLEL
+    """At most this many members ring at once when the step says nothing."""
+
+
+def _version(value: object) -> object:
+    if value != 1 or isinstance(value, bool):
+        raise PydanticCustomError(
+            "version",
+            "this is version {value} of the format; this release reads version 1",
+            {"value": repr(value)},
+        )
+    return value
 
 
 class FlowDocument(_Spec):
     """A whole call-flow file (or several files merged: see ``loader``)."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_version)]
+    """The format's version: 1."""
     timezone: TimeZone = "UTC"
+    """The time zone schedules are read in (a number may give its own)."""
     defaults: Defaults = Field(default_factory=Defaults)
-    numbers: dict[E164, Annotated[NumberBinding, BeforeValidator(_binding_before)]] = Field(
-        default_factory=dict
-    )
+    """Values ring steps take when they say nothing."""
+    numbers: dict[Number, Binding] = Field(default_factory=dict)
+    """Shared number (E.164, quoted) → its flow."""
     groups: dict[Name, GroupSpec] = Field(default_factory=dict)
+    """Named lists of members, rung with ``group:NAME``."""
     schedules: dict[Name, ScheduleSpec] = Field(default_factory=dict)
+    """Named schedules, for ``schedule`` steps."""
     flows: dict[Name, FlowSpec] = Field(default_factory=dict)
+    """Named flows."""
+
+
+# --- JSON Schema --------------------------------------------------------------------------------
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def document_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a call-flow file, for editors and other tools.
+
+    Pydantic's schema of :class:`FlowDocument`, with the string shorthands (``alice@acme.test``
+    for a target, a flow name for a number) and with names that fit no pattern refused, so an
+    editor flags ``"+1415…"`` written without quotes or a step name with a space.
+    """
+    schema = FlowDocument.model_json_schema()
+    _close_named_maps(schema)
+    schema.pop("title", None)
+    return {"$schema": SCHEMA_DIALECT, "title": "sharedline call flows", **schema}
+
+
+def _close_named_maps(node: object) -> None:
+    """Maps whose keys must fit a pattern get ``additionalProperties: false``."""
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_named_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_named_maps(value)
