@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from . import __version__
+from .cli_flows import flows_app
 from .cli_members import members_app
 from .clikit import (
     ConfigOption,
@@ -78,6 +79,7 @@ registrations_app = typer.Typer(no_args_is_help=True, help="Devices' registered 
 app.add_typer(calls_app, name="calls")
 app.add_typer(registrations_app, name="registrations")
 app.add_typer(members_app, name="members")
+app.add_typer(flows_app, name="flows")
 
 
 @app.command("provision")
