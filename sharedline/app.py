@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from .callflows.loader import FlowError
 from .config import Settings
+from .flowreload import FlowReloader
 from .sip.aio.endpoint import SipEndpoint
 from .sip.aio.stream import StreamTransport
 from .sip.aio.udp import UdpTransport, open_udp
@@ -27,6 +29,7 @@ from .sip.service import Service
 from .sip.timers import TimerSettings
 from .sip.transactions import TransactionLayer
 from .store import Database, migrate
+from .store.flowstate import load_availability, load_idle_since, load_turns
 from .store.repositories import load_directory
 from .store.sync import ActionWriter, Clock, load_switch_bindings
 from .switch.call import LocalAddress
@@ -52,6 +55,7 @@ class Engine:
     _servers: list[asyncio.Server] = field(default_factory=list)
     _locals: dict[Transport, LocalAddress] = field(default_factory=dict)
     _writer: ActionWriter | None = None
+    reloader: FlowReloader | None = None
 
     async def build_service(self) -> Service:
         """The switch, on the store: its directory and registrations loaded, its writes queued."""
@@ -73,14 +77,24 @@ class Engine:
             settings=SwitchSettings(
                 max_channels=sip.max_channels,
                 ring_timeout=sip.ring_timeout,
+                voicemail_uri=sip.voicemail_uri,
                 registrar=RegistrarPolicy(
                     min_expires=sip.min_expires,
                     max_expires=sip.max_expires,
                     default_expires=sip.max_expires,
                 ),
             ),
+            wall_offset=clock.offset,
         )
         switch.bindings.update(await load_switch_bindings(database, clock))
+        switch.availability = await load_availability(database)
+        switch.turns = await load_turns(database)
+        switch.idle_since = await load_idle_since(database)
+        self.reloader = FlowReloader(
+            self.settings.flows, switch, database, self.settings.flows_poll_interval
+        )
+        self.reloader.load_initial()  # FlowError: refuse to start with broken flows
+        self.reloader.start()
         self._writer = ActionWriter(database, clock)
         self._writer.start()
         directory = switch.directory
@@ -153,6 +167,8 @@ class Engine:
                 protocol.transport.close()
         for server in self._servers:
             await server.wait_closed()
+        if self.reloader is not None:
+            await self.reloader.stop()
         if self.endpoint is not None:
             self.endpoint.close()
         if self._writer is not None:
@@ -176,12 +192,20 @@ class Engine:
 async def run(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; return the process exit status."""
     engine = Engine(settings)
-    await engine.start()
+    try:
+        await engine.start()
+    except FlowError as error:
+        for line in error.errors:
+            log.error("flows_invalid", error=line)
+        await engine.stop()
+        return 2
     log.info("database_configured", url=_redact(settings.database_url))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if engine.reloader is not None:
+        loop.add_signal_handler(signal.SIGHUP, engine.reloader.request)
     await stop.wait()
     log.info("stopping")
     await engine.drain(settings.sip.drain_timeout)

@@ -51,12 +51,20 @@ def serve(
         str | None, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="console or json.")] = None,
+    flows: Annotated[
+        Path | None,
+        typer.Option(
+            "--flows",
+            help="Call-flow YAML file or directory (reloaded on change and on SIGHUP).",
+        ),
+    ] = None,
 ) -> None:
     """Run the engine: SIP on every listen address until SIGTERM or Ctrl-C."""
     settings = settings_or_exit(
         config,
         sip_listen=sip_listen or None,
         database_url=db,
+        flows=flows,
         log_level=log_level,
         log_format=log_format,
     )

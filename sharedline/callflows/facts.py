@@ -37,8 +37,9 @@ class CallFacts:
     number: str
     """The shared number called (E.164)."""
     caller: str
-    members: tuple[str, ...] = ()
-    """The number's members in ring order (what ``everyone`` means)."""
+    members: tuple[str, ...] | None = None
+    """The number's members in ring order (what ``everyone`` means); None when unknown (a
+    simulation without a store): then member targets are not checked against the number."""
     busy: frozenset[str] = frozenset()
     """Members on a call right now."""
     availability: Mapping[str, MemberAvailability] = field(default_factory=dict)

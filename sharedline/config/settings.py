@@ -68,7 +68,14 @@ class SipSettings(BaseModel):
         "sharedline", min_length=1, description="digest realm; device HA1 values depend on it"
     )
     max_channels: int = Field(1000, ge=1, description="calls at once; beyond: 503 Retry-After")
-    ring_timeout: float = Field(30.0, gt=0, description="seconds a call rings before 480")
+    ring_timeout: float = Field(
+        30.0, gt=0, description="seconds a number bound to no call flow rings before 480"
+    )
+    voicemail_uri: str | None = Field(
+        None,
+        description="SIP URI template of a voicemail server for call flows' voicemail steps, "
+        "with {box} for the box (e.g. sip:vm-{box}@127.0.0.1:5070); none: 480",
+    )
     min_expires: int = Field(60, ge=1, description="shorter registrations get 423 (RFC 3261)")
     max_expires: int = Field(3600, ge=1, description="longer registrations are capped")
     drain_timeout: float = Field(30.0, ge=0, description="on SIGTERM, seconds calls may finish")
@@ -127,6 +134,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     sip: SipSettings = Field(default_factory=lambda: SipSettings())
+    flows: Path | None = Field(
+        None, description="call-flow YAML file or directory; reloaded on change and on SIGHUP"
+    )
+    flows_poll_interval: float = Field(
+        2.0, gt=0, description="seconds between checks of the flow files and members' availability"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -14,8 +14,9 @@ import structlog
 
 from ..sip.registrar import Binding
 from ..sip.service import Action
-from ..switch.records import CallReport, SaveBindings, SaveCall
+from ..switch.records import CallReport, SaveBindings, SaveCall, SaveTurn
 from .database import Database
+from .flowstate import save_turn
 from .repositories import (
     CallSummary,
     LegSummary,
@@ -112,6 +113,8 @@ class ActionWriter:
                 await save_bindings(self.database, action.device_id, bindings)
             case SaveCall():
                 await save_call(self.database, self._summary(action.report))
+            case SaveTurn():
+                await save_turn(self.database, action.rotation, action.user_id, action.turn)
 
     def _summary(self, report: CallReport) -> CallSummary:
         wall = self.clock.to_wall

@@ -1,4 +1,4 @@
-"""One call through the switch: an A-leg from the caller and B-legs to the callees (sans-IO).
+r"""One call through the switch: an A-leg from the caller and B-legs to the callees (sans-IO).
 
 Theory of operation
 -------------------
@@ -12,14 +12,21 @@ legs only talk through this object, in call-control terms:
     answered  the first 2xx on a B-leg wins         -> 200 to the caller with that leg's SDP,
               ACK the winner, CANCEL every other leg with Reason cause=200 "Call completed
               elsewhere" and Q.850 cause 26; a later 2xx on another leg gets ACK then BYE
-    failed    a leg's 3xx-6xx or timeout ends that leg only; when every leg has ended
-              unanswered the caller gets 480 (inbound; never 486) or the leg's own status
-              (outbound)
+    failed    a leg's 3xx-6xx or timeout ends that leg only
+    wave over every leg of the current wave has ended unanswered, or the wave's timeout
+              passed: the call reports the wave's outcome (``no_answer``, ``busy``,
+              ``declined``, ``failed``) through :meth:`Call.take_wave_outcome`, and its owner
+              (the switch, running the call flow) rings the next wave or :meth:`Call.finish`\es
+              the call (480 for inbound calls, never 486)
     cancelled the caller's CANCEL: 487 to the caller, CANCEL every leg without cause=200, so
               the members' phones log a missed call
-    timeout   the ring timer (30 s by default) acts like the caller's CANCEL, with 480
     hung up   a BYE from either side ends both; other in-dialog requests (re-INVITE, UPDATE,
               INFO, OPTIONS) are relayed to the other side and their answers relayed back
+
+Waves come from the call flow (:mod:`sharedline.callflows`): :meth:`Call.ring` is given the
+complete set of targets that should ring now, by key (a member's email); legs of keys still
+named keep ringing (cumulative strategies), legs of keys no longer named are cancelled (their
+turn is over), new keys get new legs.
 
 A CANCEL goes out on a leg only after the leg sent a provisional (RFC 3261 §9.1); a leg asked to
 stop earlier is cancelled when its first provisional arrives, and a leg with no final response
@@ -30,6 +37,7 @@ answer and every leg has ended; the switch then forgets it and saves its record.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -116,6 +124,9 @@ class Leg:
     ended_at: float | None = None
     dialog: Dialog | None = None
     authenticated: bool = False
+    member_key: str = ""
+    """The ring target this leg is for (a member's email), for waves to keep or stop it."""
+    wave: int = 0
 
     def report(self) -> LegReport:
         return LegReport(
@@ -161,7 +172,19 @@ class Call:
     a_dialog: Dialog | None = None
     winner: Leg | None = None
     ringing_sent: bool = False
-    ring_deadline: float | None = None
+    from_header: str = ""
+    """The From of our B-legs, without its tag."""
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    wave: int = 0
+    wave_deadline: float | None = None
+    wave_settled: bool = True
+    """The current wave has its outcome (or there is none yet)."""
+    wave_outcome: str | None = None
+    wave_status: int | None = None
+    """The final status of the leg that ended last, for outbound calls' callers."""
+    decline_group: bool = False
+    voicemail: bool = False
+    """The current wave rings a voicemail server: its answer makes the call ``voicemail``."""
     outcome: CallOutcome | None = None
     answered_at: float | None = None
     ended_at: float | None = None
@@ -169,6 +192,9 @@ class Call:
     """(username, realm, HA1) for answering a carrier's 401/407 on an outbound leg."""
     _relays: dict[ClientKey, _Relay] = field(default_factory=dict)
     _pending_acks: dict[int, Side] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return id(self)
 
     def __post_init__(self) -> None:
         self.a_tag = self.ids.tag()
@@ -189,8 +215,8 @@ class Call:
             for leg in self.legs
             if leg.give_up_at is not None and leg.state is not LegState.ENDED
         ]
-        if self.a_final is None and self.ring_deadline is not None:
-            deadlines.append(self.ring_deadline)
+        if self.a_final is None and not self.wave_settled and self.wave_deadline is not None:
+            deadlines.append(self.wave_deadline)
         return min(deadlines, default=None)
 
     def report(self) -> CallReport:
@@ -211,26 +237,65 @@ class Call:
 
     # -- starting --------------------------------------------------------------------------------
 
-    def start(
+    def ring(
         self,
-        targets: list[Target],
+        wave: list[tuple[str, list[Target]]],
+        timeout: float,
         layer: TransactionLayer,
         now: float,
         *,
-        ring_timeout: float,
-        from_header: str,
-        extra_headers: tuple[tuple[str, str], ...] = (),
+        decline_group: bool = False,
+        voicemail: bool = False,
     ) -> None:
-        """Send one INVITE per target; with none, answer the caller at once (480 or 404)."""
-        if not targets:
-            self._finish_unanswered(layer, now, 480)
+        """Ring exactly ``wave`` (keys and their contacts) for ``timeout`` seconds.
+
+        Legs of keys still named keep ringing; the others are cancelled; new keys get one INVITE
+        per contact. A wave with nothing to ring is over at once: ``failed``.
+        """
+        if self.a_final is not None:
             return
-        self.ring_deadline = now + ring_timeout
+        self.wave += 1
+        self.wave_settled = False
+        self.wave_outcome = None
+        self.wave_deadline = now + timeout
+        self.decline_group = decline_group
+        self.voicemail = voicemail
+        wanted = {key for key, _ in wave}
+        ringing: set[str] = set()
+        for leg in self.legs:
+            if leg.state in (LegState.CALLING, LegState.PROCEEDING) and leg.cancel_with is None:
+                if leg.member_key in wanted:
+                    leg.wave = self.wave
+                    ringing.add(leg.member_key)
+                else:  # their turn is over
+                    self._stop_leg(leg, (), LegOutcome.NO_ANSWER, layer, now)
         max_forwards = self.a_request.max_forwards
         forwards = str(max(0, (70 if max_forwards is None else max_forwards) - 1))
-        for target in targets:
-            tagged = f"{from_header};tag={self.ids.tag()}"
-            self._send_leg(target, layer, now, tagged, forwards, extra_headers)
+        for key, targets in wave:
+            if key in ringing:
+                continue
+            for target in targets:
+                tagged = f"{self.from_header};tag={self.ids.tag()}"
+                leg = self._send_leg(target, layer, now, tagged, forwards, self.extra_headers)
+                leg.member_key = key
+                leg.wave = self.wave
+        if not any(leg.wave == self.wave for leg in self.legs):
+            self._settle_wave("failed", None)
+
+    def take_wave_outcome(self) -> str | None:
+        """The outcome of the wave that just ended, once; None while it rings."""
+        outcome, self.wave_outcome = self.wave_outcome, None
+        return outcome
+
+    def finish(self, layer: TransactionLayer, now: float, status: int = 480) -> None:
+        """End the unanswered call: ``status`` to the caller, stop every leg."""
+        if self.a_final is None:
+            self._finish_unanswered(layer, now, status, LegOutcome.NO_ANSWER)
+
+    def _settle_wave(self, outcome: str, status: int | None) -> None:
+        self.wave_settled = True
+        self.wave_outcome = outcome
+        self.wave_status = status
 
     def _send_leg(
         self,
@@ -346,7 +411,7 @@ class Call:
         leg.answered_at = now
         self.winner = leg
         self.answered_at = now
-        self.outcome = CallOutcome.ANSWERED
+        self.outcome = CallOutcome.VOICEMAIL if self.voicemail else CallOutcome.ANSWERED
         self.routes.bind_dialog(dialog.id, self, "b")
         self._answer_a(response, layer, now)
         for other in self.legs:
@@ -376,6 +441,13 @@ class Call:
                 if status in _NO_ANSWER
                 else _LEG_OUTCOMES.get(status, LegOutcome.FAILED)
             )
+            if leg.outcome is LegOutcome.DECLINED and self.decline_group and not self.wave_settled:
+                # decline_scope: group: one member's decline stops the whole ring step
+                for other in self.legs:
+                    if other.state in (LegState.CALLING, LegState.PROCEEDING):
+                        self._stop_leg(other, (), LegOutcome.CANCELLED, layer, now)
+                self._settle_wave("declined", status)
+                return
         self._after_leg_ended(layer, now, status)
 
     def on_timeout(self, key: ClientKey, layer: TransactionLayer, now: float) -> None:
@@ -397,10 +469,12 @@ class Call:
         self._after_leg_ended(layer, now, 408)
 
     def _after_leg_ended(self, layer: TransactionLayer, now: float, status: int) -> None:
-        if self.a_final is not None or any(leg.state is not LegState.ENDED for leg in self.legs):
+        if self.a_final is not None or self.wave_settled:
             return
-        # every leg failed: inbound callers hear 480, never busy; outbound callers the real cause
-        self._finish_unanswered(layer, now, status if self.direction == "outbound" else 480)
+        wave = [leg for leg in self.legs if leg.wave == self.wave]
+        if any(leg.state is not LegState.ENDED for leg in wave):
+            return
+        self._settle_wave(_wave_outcome(leg.outcome for leg in wave), status)
 
     # -- the caller's side -----------------------------------------------------------------------
 
@@ -411,7 +485,7 @@ class Call:
         self._finish_unanswered(layer, now, 487)
 
     def handle_timer(self, layer: TransactionLayer, now: float) -> None:
-        """The ring timeout (nobody answered in time), or cancelled legs that never ended."""
+        """The wave's timeout (nobody answered in time), or cancelled legs that never ended."""
         for leg in self.legs:
             if (
                 leg.give_up_at is not None
@@ -421,16 +495,28 @@ class Call:
                 # RFC 3261 §9.1: no final response 64*T1 after the CANCEL: the INVITE is over
                 leg.state = LegState.ENDED
                 leg.ended_at = now
-        if self.a_final is None and self.ring_deadline is not None and now >= self.ring_deadline:
-            self._finish_unanswered(layer, now, 480)
+        if (
+            self.a_final is None
+            and not self.wave_settled
+            and self.wave_deadline is not None
+            and now >= self.wave_deadline
+        ):
+            self._settle_wave("no_answer", 480)
 
-    def _finish_unanswered(self, layer: TransactionLayer, now: float, status: int) -> None:
+    def _finish_unanswered(
+        self,
+        layer: TransactionLayer,
+        now: float,
+        status: int,
+        ringing: LegOutcome = LegOutcome.CANCELLED,
+    ) -> None:
+        """``status`` to the caller; legs still ringing stop, as ``ringing`` for the record."""
         self._respond_a(layer, now, status)
         self.outcome = CallOutcome.MISSED if self.direction == "inbound" else CallOutcome.FAILED
         self.ended_at = now
         for leg in self.legs:
             if leg.state in (LegState.CALLING, LegState.PROCEEDING):
-                self._stop_leg(leg, (), LegOutcome.CANCELLED, layer, now)
+                self._stop_leg(leg, (), ringing, layer, now)
 
     def _stop_leg(
         self,
@@ -440,6 +526,8 @@ class Call:
         layer: TransactionLayer,
         now: float,
     ) -> None:
+        if leg.cancel_with is not None:
+            return  # already being stopped
         leg.outcome = outcome
         leg.cancel_with = reasons
         if leg.state is LegState.PROCEEDING:
@@ -658,7 +746,20 @@ class Call:
             cseq=leg.request.cseq.number + 1,
         )
         retry.authenticated = True
+        retry.member_key = leg.member_key
+        retry.wave = leg.wave
         return True
+
+
+def _wave_outcome(outcomes: Iterable[LegOutcome]) -> str:
+    """A wave's outcome from its legs': any unanswered ring is no_answer; else the common one."""
+    found = set(outcomes)
+    if LegOutcome.NO_ANSWER in found or LegOutcome.CANCELLED in found or not found:
+        return "no_answer"
+    for outcome, name in ((LegOutcome.BUSY, "busy"), (LegOutcome.DECLINED, "declined")):
+        if found == {outcome}:
+            return name
+    return "busy" if LegOutcome.BUSY in found else "failed"
 
 
 def _host(local: LocalAddress) -> str:

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from ..sip.registrar import Binding
 from ..sip.service import Action
 
-__all__ = ["CallOutcome", "CallReport", "LegOutcome", "LegReport", "SaveBindings", "SaveCall"]
+__all__ = [
+    "CallOutcome",
+    "CallReport",
+    "LegOutcome",
+    "LegReport",
+    "SaveBindings",
+    "SaveCall",
+    "SaveTurn",
+]
 
 
 class CallOutcome(enum.StrEnum):
@@ -21,6 +29,7 @@ class CallOutcome(enum.StrEnum):
 
     ANSWERED = "answered"
     MISSED = "missed"
+    VOICEMAIL = "voicemail"
     FAILED = "failed"
 
 
@@ -81,3 +90,12 @@ class SaveBindings(Action):
 
     device_id: int
     bindings: tuple[Binding, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveTurn(Action):
+    """Remember a round-robin turn: ``user_id`` was offered a call first in ``rotation``."""
+
+    rotation: str
+    user_id: int
+    turn: int

@@ -16,10 +16,15 @@ A new INVITE is classified (DESIGN.md "One inbound call", "Outbound"):
     to a shared number, otherwise    not an allowed trunk                -> 403
     anything else                    must be a device                    -> 407 challenge
 
-Inbound calls ring every registered contact of every device of the number's first ten members
-(in the order they joined the number) for ``ring_timeout`` seconds; see :mod:`.call` for the
+Inbound calls run the number's call flow (:mod:`sharedline.callflows`): the interpreter says
+which members ring in which wave; the switch rings every registered contact of every device of
+those members, reports each wave's outcome back and does what comes next (the next wave or
+stage, an outside number, voicemail, 480). A number bound to no flow runs the built-in one:
+its first ten members (in the order they joined) ring for ``ring_timeout`` seconds. A call
+keeps the flow version it started with when the flows are reloaded. See :mod:`.call` for the
 rest of the call's life. Each call is independent: there is no lock per number, a member on a
-call is rung again, and the only refusal for capacity is 503 past ``max_channels``.
+call is rung again (unless the flow says ``skip_busy``), and the only refusal for capacity is
+503 past ``max_channels``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..callflows.actions import Hangup, RecordTurn, Ring, RingTarget, Voicemail
+from ..callflows.facts import CallFacts, MemberAvailability
+from ..callflows.interpreter import Decision, Interpreter, Position
+from ..callflows.model import DeclineScope, FlowDocument
 from ..sip.auth import AuthHeaderError, AuthVerdict, DigestCredentials, DigestServer
 from ..sip.dialog import DialogId, dialog_id_for_request
 from ..sip.errors import LoopDetected, ProtocolError, TooManyHops
@@ -52,12 +61,12 @@ from ..sip.service import Action
 from ..sip.transactions import TransactionLayer
 from ..sip.uas import UasPolicy, check_request, options_response
 from ..sip.uri import SipUri, TelUri, parse_uri
-from .call import Call, LocalAddress, Side, Target, caller_display
+from .call import Call, LegState, LocalAddress, Side, Target, caller_display
 from .directory import Directory, DirectoryDevice, DirectoryNumber
 from .outbound import choose_number, dialled_number
-from .records import SaveBindings, SaveCall
+from .records import CallOutcome, SaveBindings, SaveCall, SaveTurn
 
-__all__ = ["SWITCH_POLICY", "Switch", "SwitchSettings"]
+__all__ = ["SWITCH_POLICY", "Switch", "SwitchSettings", "builtin_flow"]
 
 SWITCH_POLICY = UasPolicy(
     allowed_methods=("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "UPDATE", "INFO"),
@@ -73,6 +82,32 @@ class SwitchSettings:
     max_channels: int = 1000
     retry_after: int = 5
     registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
+    voicemail_uri: str | None = None
+    """Where ``voicemail`` steps send the caller: a SIP URI template with ``{box}`` (a
+    voicemail server's address); None: the switch carries no media, so the caller gets 480."""
+
+
+def builtin_flow(ring_timeout: float) -> Interpreter:
+    """The flow of a number bound to none: everyone (ten at most) rings, then 480."""
+    ring = {"targets": ["everyone"], "leg_timeout": ring_timeout, "total_timeout": ring_timeout}
+    document = FlowDocument.model_validate(
+        {
+            "version": 1,
+            "flows": {
+                "builtin": {"start": "ring", "steps": {"ring": {"ring": ring, "next": "end"}}}
+            },
+        }
+    )
+    return Interpreter(document, "builtin")
+
+
+@dataclass(slots=True)
+class _FlowRun:
+    """A call's place in its flow, and the flow version it started with."""
+
+    interpreter: Interpreter
+    position: Position
+    number: DirectoryNumber
 
 
 class Switch:
@@ -87,6 +122,8 @@ class Switch:
         digest: DigestServer,
         entropy: Callable[[], bytes],
         settings: SwitchSettings | None = None,
+        flows: Interpreter | None = None,
+        wall_offset: float = 0.0,
     ) -> None:
         self.ids = ids
         self.directory = directory
@@ -94,6 +131,15 @@ class Switch:
         self.digest = digest
         self.entropy = entropy
         self.settings = settings or SwitchSettings()
+        self.flows = flows
+        """The call flows new calls run; replace it to reload (calls keep theirs)."""
+        self.builtin = builtin_flow(self.settings.ring_timeout)
+        self.wall_offset = wall_offset
+        """Add to ``now`` for epoch seconds: schedules read the wall clock."""
+        self.availability: dict[int, MemberAvailability] = {}
+        self.turns: dict[str, dict[int, int]] = {}
+        self.idle_since: dict[int, float] = {}
+        """User id → when their last answered call ended (epoch seconds)."""
         self.bindings: dict[int, tuple[Binding, ...]] = {}
         self.draining = False
         self.calls: set[Call] = set()
@@ -104,6 +150,7 @@ class Switch:
         self._heap: list[tuple[float, int, Call]] = []
         self._sequence = itertools.count()
         self._actions: list[Action] = []
+        self._runs: dict[Call, _FlowRun] = {}
 
     # -- the Service protocol -------------------------------------------------------------------
 
@@ -115,17 +162,17 @@ class Switch:
                 found = self._dialog_call(event.request)
                 if found is not None:
                     found[0].on_ack(found[1], event.request, layer, now)
-                    self._settle(found[0], now)
+                    self._settle(found[0], layer, now)
             case ResponseReceived():
                 call = self._clients.get(event.transaction)
                 if call is not None:
                     call.on_response(event.transaction, event.response, layer, now)
-                    self._settle(call, now)
+                    self._settle(call, layer, now)
             case TransactionTimedOut():
                 call = self._clients.get(event.transaction)
                 if call is not None:
                     call.on_timeout(event.transaction, layer, now)
-                    self._settle(call, now)
+                    self._settle(call, layer, now)
             case AckTimedOut():
                 pass  # our 2xx was never ACKed; the caller's side will time out and BYE
 
@@ -135,7 +182,7 @@ class Switch:
             deadline, _, call = heapq.heappop(heap)
             if call in self.calls and call.deadline == deadline:
                 call.handle_timer(layer, now)
-                self._settle(call, now)
+                self._settle(call, layer, now)
 
     def next_deadline(self) -> float | None:
         heap = self._heap
@@ -173,7 +220,7 @@ class Switch:
                 return
             call, side = found
             call.on_request(side, request, event.transaction, layer, now)
-            self._settle(call, now)
+            self._settle(call, layer, now)
             return
         try:
             check_request(request, SWITCH_POLICY)
@@ -208,7 +255,7 @@ class Switch:
         layer.respond(event.transaction, make_response(event.request, status, to_tag=tag), now)
         if call is not None:  # §9.2: 200 to the CANCEL, then 487 to the INVITE
             call.on_cancel(layer, now)
-            self._settle(call, now)
+            self._settle(call, layer, now)
 
     def _dialog_call(self, request: Request) -> tuple[Call, Side] | None:
         dialog_id = dialog_id_for_request(request)
@@ -395,27 +442,146 @@ class Switch:
         )
         local = self.locals[event.transport]
         host = f"[{local.host}]" if ":" in local.host else local.host
-        from_header = f"{caller_display(number.name, request.from_)} <sip:{caller}@{host}>"
-        call.start(
-            self._targets(number, now),
-            layer,
-            now,
-            ring_timeout=self.settings.ring_timeout,
-            from_header=from_header,
-        )
-        self._settle(call, now)
+        call.from_header = f"{caller_display(number.name, request.from_)} <sip:{caller}@{host}>"
+        interpreter = self.flows
+        if interpreter is None or interpreter.flow_for(number.e164) is None:
+            interpreter = self.builtin
+            flow = "builtin"
+        else:
+            flow = None
+        seed = int.from_bytes(self.entropy()[:8], "big")
+        facts = self._facts(number, call.caller, now)
+        decision = interpreter.start(number.e164, now, facts, seed=seed, flow=flow)
+        run = _FlowRun(interpreter=interpreter, position=decision.position, number=number)
+        self._runs[call] = run
+        self._apply(call, run, decision, layer, now)
+        self._settle(call, layer, now)
 
-    def _targets(self, number: DirectoryNumber, now: float) -> list[Target]:
-        """Every live contact of every device of the first ten members, in a stable order."""
+    # -- call flows ------------------------------------------------------------------------------
+
+    def _facts(self, number: DirectoryNumber, caller: str, now: float) -> CallFacts:
+        """What the interpreter needs to know, keyed by the number's members' emails."""
+        emails = {member.user_id: member.email for member in number.members}
+        busy = frozenset(
+            emails[call.winner.target.user_id]
+            for call in self.calls
+            if call.winner is not None
+            and call.winner.state is LegState.ANSWERED
+            and call.winner.target.user_id in emails
+        )
+        prefix = f"{number.e164}/"
+        return CallFacts(
+            number=number.e164,
+            caller=caller,
+            members=tuple(member.email for member in number.members),
+            busy=busy,
+            availability={
+                emails[user]: found for user, found in self.availability.items() if user in emails
+            },
+            turns={
+                rotation: {emails[u]: turn for u, turn in turns.items() if u in emails}
+                for rotation, turns in self.turns.items()
+                if rotation.startswith(prefix)
+            },
+            idle_since={emails[u]: at for u, at in self.idle_since.items() if u in emails},
+            wall_offset=self.wall_offset,
+        )
+
+    def _apply(
+        self, call: Call, run: _FlowRun, decision: Decision, layer: TransactionLayer, now: float
+    ) -> None:
+        """Do what the flow says: ring a wave, remember a turn, or end the call."""
+        run.position = decision.position
+        rang = False
+        for action in decision.actions:
+            match action:
+                case RecordTurn():
+                    self._record_turn(run.number, action)
+                case Ring():
+                    wave = [
+                        (t.key, self._resolve(call, run.number, t, now)) for t in action.targets
+                    ]
+                    call.ring(
+                        wave,
+                        action.timeout,
+                        layer,
+                        now,
+                        decline_group=action.decline_scope is DeclineScope.GROUP,
+                    )
+                    rang = True
+                case Voicemail():
+                    target = self._voicemail_target(action.box)
+                    if target is None:
+                        call.finish(layer, now, 480)
+                    else:
+                        call.ring(
+                            [("voicemail", [target])],
+                            self.settings.ring_timeout,
+                            layer,
+                            now,
+                            voicemail=True,
+                        )
+                        rang = True
+                case Hangup():
+                    call.finish(layer, now, action.status)
+                case _:  # play and menu need media: the loader refuses them for this backend
+                    call.finish(layer, now, 480)
+        if not rang and decision.position.done:
+            call.finish(layer, now, 480)
+
+    def _record_turn(self, number: DirectoryNumber, action: RecordTurn) -> None:
+        user = next((m.user_id for m in number.members if m.email == action.member), None)
+        if user is None:
+            return
+        self.turns.setdefault(action.rotation, {})[user] = action.turn
+        self._actions.append(SaveTurn(rotation=action.rotation, user_id=user, turn=action.turn))
+
+    def _resolve(
+        self, call: Call, number: DirectoryNumber, target: RingTarget, now: float
+    ) -> list[Target]:
+        """The contacts to ring for a flow's target: a member's devices, or a trunk's proxy."""
+        if target.member is not None:
+            member = next((m for m in number.members if m.email == target.member), None)
+            return [] if member is None else self._contacts_of(member.user_id, now)
+        trunk = self.directory.trunks.get(target.trunk) if target.trunk else number.trunk
+        if trunk is None or not trunk.outbound_proxy or target.number is None:
+            return []
+        proxy = parse_uri(trunk.outbound_proxy)
+        transport: Transport = (
+            "tcp" if isinstance(proxy, SipUri) and proxy.transport == "tcp" else "udp"
+        )
+        if not isinstance(proxy, SipUri) or transport not in self.locals:
+            return []
+        if trunk.auth_username and trunk.auth_realm and trunk.auth_ha1_md5:
+            call.trunk_credentials = (trunk.auth_username, trunk.auth_realm, trunk.auth_ha1_md5)
+        uri = SipUri(user=target.number, host=proxy.host, port=proxy.port)
+        return [Target(uri=uri, destination=proxy.host_port(), transport=transport)]
+
+    def _voicemail_target(self, box: str) -> Target | None:
+        template = self.settings.voicemail_uri
+        if template is None:
+            return None
+        try:
+            uri = parse_uri(template.replace("{box}", box))
+        except ProtocolError:
+            return None
+        if not isinstance(uri, SipUri):
+            return None
+        transport: Transport = "tcp" if uri.transport == "tcp" else "udp"
+        if transport not in self.locals:
+            return None
+        return Target(uri=uri, destination=uri.host_port(), transport=transport)
+
+    def _contacts_of(self, user_id: int, now: float) -> list[Target]:
+        """Every live contact of every device of a user, in a stable order."""
         targets: list[Target] = []
-        for member in number.members[:RINGING_LIMIT]:
-            for device in self.directory.devices_of(member.user_id):
-                live = [b for b in self.bindings.get(device.id, ()) if b.expires_at > now]
-                live.sort(key=lambda b: (-(b.q if b.q is not None else 1.0), b.contact))
-                for binding in live:
-                    target = _target_for(binding, member.user_id, device.id)
-                    if target is not None and target.transport in self.locals:
-                        targets.append(target)
+        for device in self.directory.devices_of(user_id):
+            live = [b for b in self.bindings.get(device.id, ()) if b.expires_at > now]
+            live.sort(key=lambda b: (-(b.q if b.q is not None else 1.0), b.contact))
+            for binding in live:
+                target = _target_for(binding, user_id, device.id)
+                if target is not None and target.transport in self.locals:
+                    targets.append(target)
         return targets
 
     def _outbound(
@@ -473,30 +639,43 @@ class Switch:
         local = self.locals[transport]
         host = f"[{local.host}]" if ":" in local.host else local.host
         identity = f"<sip:{number.e164}@{host}>"
-        call.start(
-            [target],
-            layer,
-            now,
-            ring_timeout=self.settings.ring_timeout * 4,
-            from_header=f"{quote(number.name)} {identity}",
-            extra_headers=(("P-Asserted-Identity", identity),),
-        )
-        self._settle(call, now)
+        call.from_header = f"{quote(number.name)} {identity}"
+        call.extra_headers = (("P-Asserted-Identity", identity),)
+        call.ring([(dialled, [target])], self.settings.ring_timeout * 4, layer, now)
+        self._settle(call, layer, now)
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
-    def _settle(self, call: Call, now: float) -> None:
-        """Re-arm the call's timer, or forget it and save its record once it is finished."""
+    def _settle(self, call: Call, layer: TransactionLayer, now: float) -> None:
+        """Run the flow on a wave's outcome; re-arm the call's timer, or forget it and save its
+        record once it is finished."""
         if call not in self.calls:
             return
+        while (outcome := call.take_wave_outcome()) is not None:
+            run = self._runs.get(call)
+            if run is None:  # an outbound call: the caller hears the carrier's answer
+                call.finish(layer, now, call.wave_status or 480)
+                break
+            facts = self._facts(run.number, call.caller, now)
+            decision = run.interpreter.step(run.position, outcome, now, facts)
+            self._apply(call, run, decision, layer, now)
         if call.finished:
             self.calls.discard(call)
+            self._runs.pop(call, None)
             clients, dialogs = self._keys.pop(call)
             for key in clients:
                 self._clients.pop(key, None)
             for dialog_id in dialogs:
                 self._dialogs.pop(dialog_id, None)
             self._invites.pop(call.a_key, None)
+            winner = call.winner
+            if (
+                call.outcome is CallOutcome.ANSWERED
+                and winner is not None
+                and winner.target.user_id is not None
+                and call.ended_at is not None
+            ):
+                self.idle_since[winner.target.user_id] = call.ended_at + self.wall_offset
             self._actions.append(SaveCall(report=call.report()))
             return
         deadline = call.deadline
