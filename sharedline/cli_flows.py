@@ -1,8 +1,9 @@
-"""``sharedline flows``: check call-flow files and print their JSON Schema.
+"""``sharedline flows``: check call-flow files, print their JSON Schema, simulate a call.
 
 ``validate`` reads a file or a directory as the switch would (``callflows.loader``) and prints
 every problem as ``FILE:LINE:COLUMN path: message`` on standard error. Exit status: 0 valid,
-1 invalid (or the store unusable), 2 a path or settings that cannot be used.
+1 invalid (or the store unusable), 2 a path or settings that cannot be used. ``simulate``
+plays one call through a number's flow (``callflows.simulate``) and prints its timeline.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .clikit import ConfigOption, DbOption, settings_or_exit, with_store
+from .clikit import ConfigOption, DbOption, JsonOption, settings_or_exit, with_store
 
 if TYPE_CHECKING:
+    from .callflows.facts import CallFacts
     from .callflows.loader import Backend, KnownEntities
+    from .callflows.model import FlowDocument
+    from .store.database import Database
 
 __all__ = ["flows_app"]
 
@@ -112,3 +116,189 @@ def schema_command() -> None:
     from .callflows.model import document_schema
 
     typer.echo(json.dumps(document_schema(), indent=2, ensure_ascii=False))
+
+
+def _answer(text: str) -> tuple[str, float]:
+    member, sep, seconds = text.rpartition("@")
+    try:
+        at = float(seconds)
+    except ValueError:
+        at = -1.0
+    if not sep or not member or at < 0:
+        raise typer.BadParameter(f"{text!r}: expected MEMBER@SECONDS, like alice@acme.test@12")
+    return member.lower(), at
+
+
+def _moment(text: str, timezone: str) -> float:
+    """``--at`` as epoch seconds; a time without an offset is the number's local time."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected a date and time like 2026-12-24T18:05", param_hint="--at"
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(timezone))
+    return at.timestamp()
+
+
+def _store_facts(
+    config: Path | None, db: str | None, number: str, caller: str
+) -> tuple[CallFacts, KnownEntities]:
+    """The team as the store has it: members, availability, round-robin turns, idle times."""
+    from .callflows.facts import CallFacts
+    from .callflows.loader import known_from_directory
+    from .store.flowstate import load_availability, load_idle_since, load_turns
+    from .store.repositories import load_directory
+
+    async def read(database: Database) -> tuple[CallFacts, KnownEntities]:
+        directory = await load_directory(database)
+        found = directory.numbers.get(number)
+        members = found.members if found is not None else ()
+        emails = {member.user_id: member.email for member in members}
+        availability = await load_availability(database)
+        turns = await load_turns(database)
+        idle = await load_idle_since(database)
+        facts = CallFacts(
+            number=number,
+            caller=caller,
+            members=tuple(emails.values()),
+            availability={emails[u]: a for u, a in availability.items() if u in emails},
+            turns={
+                rotation: {emails[u]: t for u, t in by_user.items() if u in emails}
+                for rotation, by_user in turns.items()
+                if rotation.startswith(f"{number}/")
+            },
+            idle_since={emails[u]: at for u, at in idle.items() if u in emails},
+        )
+        return facts, known_from_directory(directory)
+
+    settings = settings_or_exit(config, database_url=db)
+    return with_store(settings, read)
+
+
+def _named_members(document: FlowDocument) -> tuple[str, ...]:
+    """Without a store, ``everyone`` is every member the flows name, in order of appearance."""
+    named: dict[str, None] = {}
+    for group in document.groups.values():
+        named.update(dict.fromkeys(group.members))
+    for flow in document.flows.values():
+        for step in flow.steps.values():
+            for stage in step.ring.stage_list() if step.ring is not None else ():
+                named.update({t.member: None for t in stage.targets if t.member is not None})
+    return tuple(named)
+
+
+@flows_app.command("simulate")
+def simulate_command(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Flow file or directory (default: the flows: setting)."),
+    ] = None,
+    number: Annotated[str, typer.Option("--number", help="The shared number called (E.164).")] = "",
+    caller: Annotated[str, typer.Option("--caller", help="Who calls.")] = "anonymous",
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="When, like 2026-12-24T18:05 (the number's local time); now."),
+    ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option("--answer", help="MEMBER@SECONDS: picks up then, if ringing. Repeatable."),
+    ] = None,
+    decline: Annotated[
+        list[str] | None, typer.Option("--decline", help="MEMBER declines when rung.")
+    ] = None,
+    busy: Annotated[list[str] | None, typer.Option("--busy", help="MEMBER is on a call.")] = None,
+    dnd: Annotated[
+        list[str] | None, typer.Option("--dnd", help="MEMBER is on do-not-disturb.")
+    ] = None,
+    offline: Annotated[
+        list[str] | None, typer.Option("--offline", help="MEMBER has no registered phone.")
+    ] = None,
+    digits: Annotated[str, typer.Option("--digits", help="Keys pressed at menus, in order.")] = "",
+    hangup_at: Annotated[
+        float | None, typer.Option("--hangup-at", min=0, help="The caller gives up then.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="For random and weighted strategies.")] = 0,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    db: DbOption = None,
+    store: Annotated[
+        bool | None,
+        typer.Option(
+            "--store/--no-store",
+            help="Read members, availability and turns from the store "
+            "(default: when --db or --config is given).",
+        ),
+    ] = None,
+) -> None:
+    """Play a call through a number's flow: which legs ring when, who answers, where it ends."""
+    import time
+    from dataclasses import asdict, replace
+
+    from .callflows.facts import CallFacts, MemberAvailability
+    from .callflows.interpreter import Interpreter
+    from .callflows.loader import FlowError, load_flows
+    from .callflows.simulate import Script, simulate
+
+    if not number:
+        raise typer.BadParameter("give the number called", param_hint="--number")
+    path = path or settings_or_exit(config, database_url=db).flows
+    if path is None or not path.exists():
+        typer.echo(f"error: {path or 'no flows path'}: no such file or directory", err=True)
+        raise typer.Exit(2)
+    use_store = store if store is not None else (db is not None or config is not None)
+    facts, known = _store_facts(config, db, number, caller) if use_store else (None, None)
+    try:
+        flows = load_flows(path, known=known)
+    except FlowError as error:
+        for line in error.errors:
+            typer.echo(line, err=True)
+        raise typer.Exit(1) from None
+    document = flows.document
+    binding = document.numbers.get(number)
+    if binding is None:
+        known_numbers = ", ".join(document.numbers) or "none"
+        typer.echo(f"error: {number} is bound to no flow (bound: {known_numbers})", err=True)
+        raise typer.Exit(1)
+    timezone = binding.timezone or document.timezone
+    start = _moment(at, timezone) if at is not None else time.time()
+    if facts is None:
+        facts = CallFacts(number=number, caller=caller, members=_named_members(document))
+    availability = dict(facts.availability)
+    for member in dnd or ():
+        availability[member.lower()] = replace(
+            availability.get(member.lower(), MemberAvailability()), dnd=True
+        )
+    facts = replace(
+        facts,
+        busy=frozenset(m.lower() for m in busy or ()),
+        availability=availability,
+        wall_offset=start,
+    )
+    script = Script(
+        answers=dict(_answer(text) for text in answer or ()),
+        declines=frozenset(m.lower() for m in decline or ()),
+        unreachable=frozenset(m.lower() for m in offline or ()),
+        digits=list(digits),
+        hangup_at=hangup_at,
+    )
+    timeline = simulate(Interpreter(document, flows.revision), number, facts, script, seed=seed)
+    if as_json:
+        typer.echo(json.dumps([asdict(entry) for entry in timeline], indent=2))
+        return
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromtimestamp(start, ZoneInfo(timezone))
+    typer.echo(
+        f"{number} called by {caller} on {local:%a %Y-%m-%d %H:%M} {timezone} "
+        f"(flows revision {flows.revision})"
+    )
+    for entry in timeline:
+        detail = f"  {entry.detail}" if entry.detail else ""
+        when = f"+{entry.at:g}s"
+        typer.echo(f"  {when:>7}  {entry.event:<15}{detail}".rstrip())

@@ -131,3 +131,85 @@ def test_schema_prints_the_json_schema() -> None:
     assert schema["title"] == "sharedline call flows"
     assert {"version", "numbers", "groups", "schedules", "flows"} <= set(schema["properties"])
     assert "StepSpec" in schema["$defs"]
+
+
+# -- simulate -----------------------------------------------------------------------------------
+
+SIMULATE = ["flows", "simulate", str(EXAMPLES / "flows"), "--number", "+14155550100"]
+
+
+def timeline(output: str) -> list[str]:
+    """The timeline's lines, spaces squeezed: ``+20s ring ring_team stage 2 …``."""
+    return [" ".join(line.split()) for line in output.splitlines()[1:]]
+
+
+def test_simulate_prints_who_rings_when_and_who_answers() -> None:
+    # a Wednesday morning in Los Angeles: Alice and Bob ring, then Carol, who answers
+    args = [*SIMULATE, "--at", "2026-12-23T10:05", "--answer", "carol@acme.test@30"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith(
+        "+14155550100 called by anonymous on Wed 2026-12-23 10:05 America/Los_Angeles"
+    )
+    assert timeline(result.stdout) == [
+        "+0s call flow support",
+        "+0s step office_hours: open -> ring_team",
+        "+0s ring ring_team stage 1 wave 1: alice@acme.test, bob@acme.test for 20 s",
+        "+20s no answer",
+        "+20s ring ring_team stage 2 wave 1: carol@acme.test for 15 s",
+        "+30s answered carol@acme.test",
+        "+30s flow ended",
+    ]
+
+
+def test_simulate_after_hours_goes_straight_to_the_closed_greeting() -> None:
+    result = runner.invoke(app, [*SIMULATE, "--at", "2026-12-24T18:05-08:00"])
+    assert result.exit_code == 0, result.output
+    assert timeline(result.stdout)[1:] == [
+        "+0s step office_hours: closed -> closed_voicemail",
+        "+0s voicemail box support, greeting closed",
+    ]
+
+
+def test_simulate_honours_busy_and_do_not_disturb_from_the_command_line() -> None:
+    args = [*SIMULATE, "--at", "2026-12-23T10:05", "--busy", "bob@acme.test"]
+    result = runner.invoke(app, [*args, "--dnd", "carol@acme.test", "--json"])
+    assert result.exit_code == 0, result.output
+    events = [(entry["at"], entry["event"], entry["detail"]) for entry in json.loads(result.stdout)]
+    assert events[2] == (
+        0.0,
+        "ring",
+        "ring_team stage 1 wave 1: alice@acme.test for 20 s",  # Bob is busy: skip_busy
+    )
+    # Carol is on do-not-disturb: stage 2 has nobody, the step fails over to voicemail at 20 s
+    assert events[-1] == (20.0, "voicemail", "box support")
+
+
+def test_simulate_reads_the_team_from_the_store(provisioned: str) -> None:
+    args = [*SIMULATE, "--at", "2026-12-23T10:05", "--hangup-at", "25", "--db", provisioned]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert timeline(result.stdout)[-3:] == [
+        "+20s ring ring_team stage 2 wave 1: carol@acme.test for 15 s",
+        "+25s caller hung up",
+        "+25s flow ended",
+    ]
+    # Alice turns do-not-disturb on in the store: the simulation no longer rings her
+    dnd = ["members", "availability", "alice@acme.test", "--dnd", "--db", provisioned]
+    assert runner.invoke(app, dnd).exit_code == 0
+    result = runner.invoke(app, args)
+    assert timeline(result.stdout)[2] == (
+        "+0s ring ring_team stage 1 wave 1: bob@acme.test for 20 s"
+    )
+
+
+def test_simulate_refuses_bad_input_with_a_message() -> None:
+    bad_answer = runner.invoke(app, [*SIMULATE, "--answer", "carol"])
+    assert bad_answer.exit_code == 2
+    assert "expected MEMBER@SECONDS" in bad_answer.output
+    bad_time = runner.invoke(app, [*SIMULATE, "--at", "Christmas"])
+    assert bad_time.exit_code == 2
+    assert "expected a date and time" in bad_time.output
+    unbound = runner.invoke(app, [*SIMULATE[:3], "--number", "+14155550199"])
+    assert unbound.exit_code == 1
+    assert "+14155550199 is bound to no flow (bound: +14155550100)" in unbound.stderr

@@ -121,6 +121,9 @@ class Decision:
 
     position: Position
     actions: tuple[Action, ...] = field(default=())
+    trail: tuple[tuple[str, str, str], ...] = ()
+    """The transitions taken on the way, as (step, outcome, next step): for logs and
+    simulations."""
 
 
 class Interpreter:
@@ -235,7 +238,8 @@ class Interpreter:
         target = transitions.get(outcome) or transitions.get(Outcome.DEFAULT)
         if target is None:  # the loader refuses unhandled outcomes; end safely all the same
             return Decision(replace(position, done=True), (Hangup(),))
-        return self._enter(position, target, now, facts)
+        decision = self._enter(position, target, now, facts)
+        return replace(decision, trail=((position.step, outcome.value, target), *decision.trail))
 
     def _timezone(self, position: Position) -> str:
         binding = self.document.numbers.get(position.number)
@@ -282,7 +286,7 @@ class Interpreter:
                 if not position.results:  # nobody could be rung at all
                     position = replace(position, results=(Outcome.FAILED.value,))
                 decision = self._follow(position, spec, self._step_outcome(position), now, facts)
-                return Decision(decision.position, (*actions, *decision.actions))
+                return replace(decision, actions=(*actions, *decision.actions))
             waves, turn = self._plan(position, ring, stages[stage], stage, facts, now)
             position = replace(position, stage=stage, wave=0, waves=waves)
             actions += turn
