@@ -39,7 +39,12 @@ def _signature(path: Path) -> Signature:
     if path.is_file():
         files = [path]
     elif path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in (".yaml", ".yml")
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )  # as the loader reads them: hidden files and directories are not flows
     else:
         return ()
     found: list[tuple[str, int, int]] = []
