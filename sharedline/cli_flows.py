@@ -41,6 +41,20 @@ FlowsPath = Annotated[
 ]
 
 
+StoreOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--store/--no-store",
+        help="Use the store: its numbers, members and trunks, availability and turns "
+        "(default: when --db or --config is given).",
+    ),
+]
+
+
+def _uses_store(store: bool | None, config: Path | None, db: str | None) -> bool:
+    return store if store is not None else (db is not None or config is not None)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -72,14 +86,7 @@ def validate_command(
     ] = None,
     config: ConfigOption = None,
     db: DbOption = None,
-    store: Annotated[
-        bool | None,
-        typer.Option(
-            "--store/--no-store",
-            help="Check numbers, members and trunks against the store "
-            "(default: when --db or --config is given).",
-        ),
-    ] = None,
+    store: StoreOption = None,
 ) -> None:
     """Check call flows; print each problem as FILE:LINE:COLUMN path: message.
 
@@ -90,8 +97,7 @@ def validate_command(
     if not path.exists():
         typer.echo(f"error: {path}: no such file or directory", err=True)
         raise typer.Exit(2)
-    use_store = store if store is not None else (db is not None or config is not None)
-    known = _known_from_store(config, db) if use_store else None
+    known = _known_from_store(config, db) if _uses_store(store, config, db) else None
     try:
         flows = load_flows(path, known=known, backend=_backend(backend))
     except FlowError as error:
@@ -226,14 +232,7 @@ def simulate_command(
     as_json: JsonOption = False,
     config: ConfigOption = None,
     db: DbOption = None,
-    store: Annotated[
-        bool | None,
-        typer.Option(
-            "--store/--no-store",
-            help="Read members, availability and turns from the store "
-            "(default: when --db or --config is given).",
-        ),
-    ] = None,
+    store: StoreOption = None,
 ) -> None:
     """Play a call through a number's flow: which legs ring when, who answers, where it ends."""
     import time
@@ -250,7 +249,7 @@ def simulate_command(
     if path is None or not path.exists():
         typer.echo(f"error: {path or 'no flows path'}: no such file or directory", err=True)
         raise typer.Exit(2)
-    use_store = store if store is not None else (db is not None or config is not None)
+    use_store = _uses_store(store, config, db)
     facts, known = _store_facts(config, db, number, caller) if use_store else (None, None)
     try:
         flows = load_flows(path, known=known)
