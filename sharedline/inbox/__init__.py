@@ -1,0 +1,1 @@
+"""The team inbox: conversations, messages, comments, threads, typing, opened-by."""
