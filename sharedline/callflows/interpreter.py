@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .actions import (
@@ -114,6 +114,19 @@ class Position:
     def visit_count(self, step: str) -> int:
         return dict(self.visits).get(step, 0)
 
+    def evolve(self, **changes: Any) -> Position:
+        """A copy with ``changes``: ``dataclasses.replace`` without its per-call introspection
+        (the interpreter makes several per decision)."""
+        new = object.__new__(Position)
+        for name in _POSITION_FIELDS:
+            object.__setattr__(new, name, changes.pop(name, getattr(self, name)))
+        if changes:
+            raise TypeError(f"not Position fields: {', '.join(changes)}")
+        return new
+
+
+_POSITION_FIELDS = tuple(f.name for f in fields(Position))
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -153,7 +166,7 @@ class Interpreter:
         if position.done:
             return Decision(position)
         if outcome in (Outcome.ANSWERED, Outcome.CALLER_HANGUP):
-            return Decision(replace(position, done=True))
+            return Decision(position.evolve(done=True))
         spec = self._flow(position).steps[position.step]
         match spec.kind:
             case StepKind.RING | StepKind.FORWARD:
@@ -163,7 +176,7 @@ class Interpreter:
             case StepKind.MENU:
                 return self._after_menu(position, spec, outcome, now, facts)
             case _:  # steps that never wait for the backend
-                return Decision(replace(position, done=True))
+                return Decision(position.evolve(done=True))
 
     # -- entering steps --------------------------------------------------------------------------
 
@@ -172,11 +185,10 @@ class Interpreter:
 
     def _enter(self, position: Position, name: str, now: float, facts: CallFacts) -> Decision:
         if name == END:
-            return Decision(replace(position, step=END, done=True), (Hangup(),))
+            return Decision(position.evolve(step=END, done=True), (Hangup(),))
         visits = dict(position.visits)
         visits[name] = visits.get(name, 0) + 1
-        position = replace(
-            position,
+        position = position.evolve(
             step=name,
             hops=position.hops + 1,
             visits=tuple(visits.items()),
@@ -189,7 +201,7 @@ class Interpreter:
         )
         if position.hops > MAX_HOPS:
             hangup = Hangup(reason=f"more than {MAX_HOPS} steps")
-            return Decision(replace(position, done=True), (hangup,))
+            return Decision(position.evolve(done=True), (hangup,))
         spec = self._flow(position).steps[name]
         if spec.max_visits is not None and visits[name] > spec.max_visits:
             return self._follow(position, spec, Outcome.MAX_VISITS, now, facts)
@@ -205,29 +217,29 @@ class Interpreter:
             case StepKind.RING:
                 assert spec.ring is not None
                 total = spec.ring.total_timeout
-                position = replace(position, deadline=now + total if total else None)
+                position = position.evolve(deadline=now + total if total else None)
                 return self._next_wave(position, spec, now, facts, first=True)
             case StepKind.FORWARD:
                 assert spec.forward is not None
                 target = RingTarget(number=spec.forward.number, trunk=spec.forward.trunk)
                 timeout = spec.forward.timeout or self.document.defaults.leg_timeout
                 ring = Ring((target,), timeout, step=name)
-                return Decision(replace(position, waves=((target.key,),)), (ring,))
+                return Decision(position.evolve(waves=((target.key,),)), (ring,))
             case StepKind.PLAY:
                 assert spec.play is not None
                 return Decision(position, (Play(spec.play.prompt),))
             case StepKind.MENU:
                 assert spec.menu is not None
                 prompt = CollectDigit(spec.menu.prompt, spec.menu.timeout)
-                return Decision(replace(position, tries=1), (prompt,))
+                return Decision(position.evolve(tries=1), (prompt,))
             case StepKind.VOICEMAIL:
                 assert spec.voicemail is not None
                 voicemail = Voicemail(spec.voicemail.box, spec.voicemail.greeting)
-                return Decision(replace(position, done=True), (voicemail,))
+                return Decision(position.evolve(done=True), (voicemail,))
             case StepKind.HANGUP:
                 assert spec.hangup is not None
                 hangup = Hangup(spec.hangup.status, spec.hangup.reason)
-                return Decision(replace(position, done=True), (hangup,))
+                return Decision(position.evolve(done=True), (hangup,))
         raise AssertionError(spec.kind)  # pragma: no cover
 
     def _follow(
@@ -237,7 +249,7 @@ class Interpreter:
         transitions = spec.transitions()
         target = transitions.get(outcome) or transitions.get(Outcome.DEFAULT)
         if target is None:  # the loader refuses unhandled outcomes; end safely all the same
-            return Decision(replace(position, done=True), (Hangup(),))
+            return Decision(position.evolve(done=True), (Hangup(),))
         decision = self._enter(position, target, now, facts)
         return replace(decision, trail=((position.step, outcome.value, target), *decision.trail))
 
@@ -253,14 +265,14 @@ class Interpreter:
         self, position: Position, spec: StepSpec, outcome: str, now: float, facts: CallFacts
     ) -> Decision:
         result = Outcome(outcome) if outcome in _RING_RESULTS else Outcome.FAILED
-        position = replace(position, results=(*position.results, result.value))
+        position = position.evolve(results=(*position.results, result.value))
         ring = spec.ring
         scope_group = ring is not None and ring.decline_scope is DeclineScope.GROUP
         if ring is None or (result is Outcome.DECLINED and scope_group):
             return self._follow(position, spec, self._step_outcome(position), now, facts)
         if position.deadline is not None and now >= position.deadline:
             return self._follow(position, spec, self._step_outcome(position), now, facts)
-        return self._next_wave(replace(position, wave=position.wave + 1), spec, now, facts)
+        return self._next_wave(position.evolve(wave=position.wave + 1), spec, now, facts)
 
     def _next_wave(
         self,
@@ -278,17 +290,17 @@ class Interpreter:
         actions: list[Action] = []
         if first:
             waves, turn = self._plan(position, ring, stages[0], 0, facts, now)
-            position = replace(position, waves=waves)
+            position = position.evolve(waves=waves)
             actions += turn
         while position.wave >= len(position.waves):
             stage = position.stage + 1
             if stage >= len(stages):
                 if not position.results:  # nobody could be rung at all
-                    position = replace(position, results=(Outcome.FAILED.value,))
+                    position = position.evolve(results=(Outcome.FAILED.value,))
                 decision = self._follow(position, spec, self._step_outcome(position), now, facts)
                 return replace(decision, actions=(*actions, *decision.actions))
             waves, turn = self._plan(position, ring, stages[stage], stage, facts, now)
-            position = replace(position, stage=stage, wave=0, waves=waves)
+            position = position.evolve(stage=stage, wave=0, waves=waves)
             actions += turn
         leg_timeout = stages[position.stage].leg_timeout or self.document.defaults.leg_timeout
         if position.deadline is not None:
@@ -420,5 +432,5 @@ class Interpreter:
         missed = Outcome.NO_INPUT if outcome == Outcome.NO_INPUT else Outcome.INVALID
         if position.tries <= menu.retries:
             prompt = CollectDigit(menu.prompt, menu.timeout)
-            return Decision(replace(position, tries=position.tries + 1), (prompt,))
+            return Decision(position.evolve(tries=position.tries + 1), (prompt,))
         return self._follow(position, spec, missed, now, facts)

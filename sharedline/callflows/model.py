@@ -41,6 +41,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     WithJsonSchema,
     model_validator,
 )
@@ -558,21 +559,27 @@ class StepSpec(_Spec):
             )
         if self.next is not None and Outcome.DEFAULT in self.on:
             raise PydanticCustomError("step_next", "give next or on.default, not both")
+        # computed once: the interpreter reads them on every decision
+        self._kind = kinds[0]
+        found = dict(self.on)
+        if self.next is not None:
+            found[Outcome.DEFAULT] = self.next
+        self._transitions = found
         return self
+
+    _kind: StepKind = PrivateAttr()
+    _transitions: dict[Outcome, str] = PrivateAttr()
 
     def kinds(self) -> list[StepKind]:
         return [kind for kind in StepKind if getattr(self, kind.value) is not None]
 
     @property
     def kind(self) -> StepKind:
-        return self.kinds()[0]
+        return self._kind
 
     def transitions(self) -> dict[Outcome, str]:
-        """``on`` with ``next`` folded in as the default."""
-        found = dict(self.on)
-        if self.next is not None:
-            found[Outcome.DEFAULT] = self.next
-        return found
+        """``on`` with ``next`` folded in as the default (do not modify)."""
+        return self._transitions
 
 
 class FlowSpec(_Spec):
