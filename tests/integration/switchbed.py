@@ -13,8 +13,13 @@ One :class:`SwitchBed` lives in a test's ``tmp_path``:
   registered from, so the switch rings each phone where it registered; each SIPp has its own
   directory (``<tmp>/m3`` …) and is killed when the block ends, whatever happens.
 - :meth:`SwitchBed.call` places the carrier's call(s) with SIPp from 127.0.0.1, the trunk's
-  allowed source. Members are on 127.0.0.1 too; the switch tells them apart by what they send:
-  members REGISTER, the carrier INVITEs the shared number.
+  allowed source, and waits for them; :meth:`SwitchBed.start_call` starts them and returns at
+  once. Members are on 127.0.0.1 too; the switch tells them apart by what they send: members
+  REGISTER, the carrier INVITEs the shared number.
+- Call flows: set :attr:`SwitchBed.flows` to a flow file or directory (``serve --flows``) and
+  :attr:`SwitchBed.env` to extra settings (``SHAREDLINE_FLOWS_POLL_INTERVAL`` …).
+  :meth:`SwitchBed.serving_logged` runs the switch like :meth:`SwitchBed.serving` and keeps its
+  JSON log records (:class:`ServerLog`), for tests that wait for ``flows_reloaded``.
 
 Registration: SIPp 3.6.1 answers only the first WWW-Authenticate of a 401 and only with MD5,
 while the switch offers SHA-256 first and MD5 second (RFC 8760 section 2.4: preferred first).
@@ -25,26 +30,31 @@ UAC. :func:`serving_md5_first` starts the switch with ``sip.digest_algorithms: [
 for ``register.xml`` itself.
 
 :func:`trace` splits SIPp's message log (``result.messages``) into the messages a peer sent and
-received, for assertions on what each peer actually saw on the wire.
+received, for assertions on what each peer actually saw on the wire, each with the time SIPp
+logged it (:attr:`TraceMessage.at`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.integration.process import MD5_FIRST, serving
+from tests.integration.process import MD5_FIRST, serve_command, serving
 from tests.peers.sipp import (
     SCENARIOS,
     SippProcess,
@@ -58,6 +68,7 @@ __all__ = [
     "NUMBER",
     "NUMBER_NAME",
     "Member",
+    "ServerLog",
     "SwitchBed",
     "TraceMessage",
     "received",
@@ -140,6 +151,10 @@ class SwitchBed:
     port: int = field(default_factory=free_udp_port)
     sip_settings: dict[str, float] = field(default_factory=dict)
     """Extra ``sip:`` settings for ``sharedline serve`` (e.g. ``{"t1": 0.05}``)."""
+    flows: Path | None = None
+    """The call-flow file or directory for ``sharedline serve --flows`` (None: no flows)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for ``sharedline serve`` (``{"SHAREDLINE_SIP__VOICEMAIL_URI": …}``)."""
 
     @classmethod
     def create(cls, root: Path, members: int, *, plan: str = "starter") -> SwitchBed:
@@ -166,13 +181,21 @@ class SwitchBed:
             lines = ["sip:", *(f"  {key}: {value}" for key, value in self.sip_settings.items())]
             config.write_text("\n".join(lines) + "\n", "utf-8")
             args += ("--config", str(config))
+        if self.flows is not None:
+            args += ("--flows", str(self.flows))
         return args
 
     @contextmanager
     def serving(self) -> Iterator[subprocess.Popen[str]]:
         """``sharedline serve`` on the bed's port and database until the block ends."""
-        with serving(*self.serve_args(), listeners=1) as process:
+        with serving(*self.serve_args(), listeners=1, env=self.env) as process:
             yield process
+
+    @contextmanager
+    def serving_logged(self) -> Iterator[ServerLog]:
+        """As :meth:`serving`, keeping the switch's log records (see :class:`ServerLog`)."""
+        with serving_logged(*self.serve_args(), listeners=1, env=self.env) as log:
+            yield log
 
     def register(self, members: Sequence[Member] | None = None) -> None:
         """Register each member's device from its own port (see :func:`register_device`)."""
@@ -213,6 +236,18 @@ class SwitchBed:
                 _wait_until_bound(phone)
             yield started
 
+    @contextmanager
+    def uas(
+        self, scenario: str, *, name: str, port: int, calls: int = 1, timeout: float = 20
+    ) -> Iterator[SippProcess]:
+        """A SIPp UAS that is no member's phone (a voicemail server …) on ``port``, in
+        ``<root>/<name>``, listening when the block starts and killed when it ends."""
+        with SippProcess.start(
+            SCENARIOS / scenario, "", calls=calls, timeout=timeout, cwd=self.root / name, port=port
+        ) as peer:
+            _wait_until_bound(peer)
+            yield peer
+
     def call(
         self,
         scenario: str = "carrier_call.xml",
@@ -234,6 +269,18 @@ class SwitchBed:
             rate=rate,
             timeout=timeout,
             extra=extra,
+            cwd=self.root / name,
+        )
+
+    def start_call(
+        self, scenario: str = "carrier_call.xml", *, timeout: float = 20, name: str = "carrier"
+    ) -> SippProcess:
+        """The carrier's call to the shared number, started: :meth:`SippProcess.wait` ends it."""
+        return SippProcess.start(
+            SCENARIOS / scenario,
+            self.target,
+            timeout=timeout,
+            extra=["-s", NUMBER],
             cwd=self.root / name,
         )
 
@@ -275,9 +322,118 @@ def wait_all(phones: Sequence[SippProcess]) -> list[SippResult]:
     return [phone.wait() for phone in phones]
 
 
+# -- the switch's own log ------------------------------------------------------------------------
+
+
+class ServerLog:
+    """The JSON log records of a running ``sharedline serve``, kept as they arrive.
+
+    A thread reads the child's standard error line by line (so a full pipe never blocks the
+    switch); :meth:`wait_for` blocks until a record with a given ``event`` shows up.
+    """
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self._records: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        try:
+            for line in self.process.stderr:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = {"event": None, "text": line}
+                if not isinstance(record, dict):
+                    record = {"event": None, "text": line}
+                with self._changed:
+                    self._records.append(record)
+                    self._changed.notify_all()
+        except (OSError, ValueError):  # closed under us at shutdown
+            pass
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record so far, oldest first (a copy)."""
+        with self._changed:
+            return list(self._records)
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        """The records so far whose ``event`` is ``event``."""
+        return [record for record in self.records if record.get("event") == event]
+
+    def mark(self) -> int:
+        """How many records there are now: pass it to :meth:`wait_for` as ``after``."""
+        with self._changed:
+            return len(self._records)
+
+    def wait_for(self, event: str, *, after: int = 0, timeout: float = 10.0) -> dict[str, Any]:
+        """The first record numbered ``after`` or later whose ``event`` is ``event``.
+
+        Fails the test when none arrives within ``timeout`` seconds or the switch exits first.
+        """
+        index = self._wait_index(event, after, timeout)
+        with self._changed:
+            return self._records[index]
+
+    def _wait_index(self, event: str, after: int, timeout: float) -> int:
+        """The number of the first record from ``after`` on with ``event`` (see wait_for)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for index in range(after, len(self._records)):
+                    if self._records[index].get("event") == event:
+                        return index
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._reader.is_alive():
+                    break
+                self._changed.wait(remaining)
+        raise AssertionError(f"no {event!r} in the switch's log within {timeout:g} s:\n{self}")
+
+    def close(self) -> None:
+        self._reader.join(timeout=10)
+
+    def __str__(self) -> str:
+        return "\n".join(json.dumps(record) for record in self.records[-40:])
+
+
+@contextmanager
+def serving_logged(
+    *args: str, listeners: int, env: dict[str, str] | None = None
+) -> Iterator[ServerLog]:
+    """Like :func:`tests.integration.process.serving`, keeping the log (:class:`ServerLog`)."""
+    process = subprocess.Popen(
+        serve_command(*args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    log = ServerLog(process)
+    try:
+        after = 0
+        for _ in range(listeners):
+            after = log._wait_index("sip_listening", after, 15) + 1
+        yield log
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0, f"sharedline serve failed:\n{log}"
+    finally:
+        process.kill()
+        process.wait()
+        log.close()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
 # -- SIPp's message trace ------------------------------------------------------------------------
 
-_TRACE_HEAD = re.compile(r"^-{20,} \d{4}-\d\d-\d\d [\d:.]+$", re.MULTILINE)
+_TRACE_HEAD = re.compile(r"^-{20,} (\d{4}-\d\d-\d\d [\d:.]+)$", re.MULTILINE)
 _DIRECTION = re.compile(r"^\w+ message (sent|received)")
 
 
@@ -287,6 +443,8 @@ class TraceMessage:
 
     direction: Literal["sent", "received"]
     text: str
+    at: float | None = None
+    """When SIPp logged it, in epoch seconds (SIPp writes its local wall-clock time)."""
 
     @property
     def start_line(self) -> str:
@@ -327,14 +485,16 @@ class TraceMessage:
 def trace(messages: str) -> list[TraceMessage]:
     """The messages in a SIPp ``-trace_msg`` log, in the order SIPp logged them."""
     found = []
-    for block in _TRACE_HEAD.split(messages)[1:]:
+    parts = _TRACE_HEAD.split(messages)[1:]  # stamp, block, stamp, block …
+    for stamp, block in zip(parts[::2], parts[1::2], strict=True):
         block = block.strip("\n")
         first, _, text = block.partition("\n")
         match = _DIRECTION.match(first)
         if match is None:
             continue
         direction: Literal["sent", "received"] = "sent" if match.group(1) == "sent" else "received"
-        found.append(TraceMessage(direction, text.strip("\n").replace("\r", "")))
+        at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        found.append(TraceMessage(direction, text.strip("\n").replace("\r", ""), at))
     return found
 
 
