@@ -9,15 +9,29 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-__all__ = ["ListenAddress", "Settings", "SettingsError", "SipSettings", "load_settings"]
+__all__ = [
+    "ApiListen",
+    "ApiSettings",
+    "ListenAddress",
+    "Settings",
+    "SettingsError",
+    "SipSettings",
+    "load_settings",
+]
 
 _LISTEN_RE = re.compile(r"(udp|tcp|tls):(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):([0-9]{1,5})")
+_HOST_PORT_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):([0-9]{1,5})")
 
 
 class SettingsError(ValueError):
@@ -123,6 +137,51 @@ class SipSettings(BaseModel):
         return self
 
 
+class ApiListen(BaseModel):
+    """Where the team inbox API listens: ``127.0.0.1:8080``, ``[::1]:8080``; port 0: any free."""
+
+    model_config = {"frozen": True}
+
+    host: str
+    port: int = Field(ge=0, le=65535)
+
+    @classmethod
+    def parse(cls, text: str) -> ApiListen:
+        """Parse ``HOST:PORT``; raise :class:`SettingsError` naming the value."""
+        match = _HOST_PORT_RE.fullmatch(text.strip())
+        if match is None or int(match.group(2)) > 65535:
+            raise SettingsError(f"api listen address must be HOST:PORT, got {text!r}")
+        return cls(host=match.group(1).strip("[]"), port=int(match.group(2)))
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+class ApiSettings(BaseModel):
+    """The team inbox API (REST), served by uvicorn on the engine's event loop."""
+
+    enabled: bool = Field(True, description="serve the API alongside the switch")
+    listen: Annotated[ApiListen, NoDecode] = Field(
+        default_factory=lambda: ApiListen(host="127.0.0.1", port=8080)
+    )
+    token_ttl: int = Field(
+        12 * 3600, ge=60, description="seconds a bearer token from POST /auth/token stays valid"
+    )
+    invitation_ttl: int = Field(
+        7 * 24 * 3600, ge=60, description="seconds an invitation can be accepted"
+    )
+    password_time_cost: int = Field(3, ge=1, description="argon2id iterations")
+    password_memory_cost: int = Field(65_536, ge=8, description="argon2id memory, KiB")
+    password_parallelism: int = Field(4, ge=1, description="argon2id lanes")
+    min_password_length: int = Field(10, ge=1)
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _parse_listen(cls, value: Any) -> Any:
+        return ApiListen.parse(value) if isinstance(value, str) else value
+
+
 class Settings(BaseSettings):
     """Everything the engine is configured with."""
 
@@ -134,6 +193,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     sip: SipSettings = Field(default_factory=lambda: SipSettings())
+    api: ApiSettings = Field(default_factory=lambda: ApiSettings())
     flows: Path | None = Field(
         None, description="call-flow YAML file or directory; reloaded on change and on SIGHUP"
     )

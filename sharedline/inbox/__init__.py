@@ -1,1 +1,4 @@
-"""The team inbox: conversations, messages, comments, threads, typing, opened-by."""
+"""The team inbox: who may see and do what on a shared number, and (later) its conversations.
+
+:mod:`.permissions` is pure: the role matrix as data, no I/O.
+"""

@@ -1,9 +1,11 @@
 """The schema: workspaces, users, shared numbers and their members, devices, trunks,
-registrations and call records (see DESIGN.md "Roles, access and plans"), and the state call
-flows keep between calls: members' availability and round-robin turns.
+registrations and call records (see DESIGN.md "Roles, access and plans"), the state call
+flows keep between calls (members' availability and round-robin turns), and the team inbox API's
+accounts: password hashes, bearer tokens, invitations and the audit log.
 
 Device passwords are never stored: only the digest HA1 values (RFC 7616 §3.4.2) for MD5 and
-SHA-256, which is what a registrar needs to check a response and nothing more.
+SHA-256, which is what a registrar needs to check a response and nothing more. Users' API
+passwords are argon2id hashes; bearer tokens and invitation tokens are stored as SHA-256 hashes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "PLAN_USER_LIMITS",
     "RINGING_LIMIT",
+    "ApiToken",
+    "AuditEntry",
     "AvailabilityRecord",
     "Base",
     "CallLeg",
     "CallRecord",
     "Device",
+    "Invitation",
     "NumberMembership",
     "NumberRole",
     "PhoneNumber",
@@ -108,6 +113,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[WorkspaceRole] = mapped_column(_enum(WorkspaceRole), default=WorkspaceRole.MEMBER)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    """argon2id hash of the user's API password; None: the user cannot log in to the API."""
 
     workspace: Mapped[Workspace] = relationship(back_populates="users")
     devices: Mapped[list[Device]] = relationship(back_populates="user")
@@ -277,3 +284,59 @@ class RingTurn(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     turn: Mapped[int]
+
+
+class ApiToken(Base):
+    """A bearer token of the team inbox API; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Invitation(Base):
+    """An invitation to join a workspace, with the numbers and roles the new user gets.
+
+    Only the SHA-256 hash of its token is stored; the token is shown once, to the inviter.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[WorkspaceRole] = mapped_column(_enum(WorkspaceRole), default=WorkspaceRole.MEMBER)
+    numbers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """``[{"number_id": 1, "role": "member"}, ...]``: the memberships acceptance creates."""
+    invited_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One change to a workspace's team or numbers: who did what, to which number or user."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_workspace_id_number_id", "workspace_id", "number_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    """``number_renamed``, ``member_added``, ``member_role_changed``, ``member_removed``,
+    ``invitation_created``, ``invitation_accepted``, ``password_set``."""
+    number_id: Mapped[int | None] = mapped_column(ForeignKey("numbers.id", ondelete="SET NULL"))
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=_now)
