@@ -452,6 +452,15 @@ def _status(value: int) -> int:
     return value
 
 
+def _reason_phrase(value: str) -> str:
+    # it becomes the status line's Reason-Phrase (RFC 3261 §25.1): no control characters
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise PydanticCustomError(
+            "reason_phrase", "a reason phrase is one line of text, without control characters"
+        )
+    return value
+
+
 class HangupSpec(_Spec):
     """``hangup:`` refuse the call with a final status (default 480 Temporarily Unavailable)."""
 
@@ -459,7 +468,7 @@ class HangupSpec(_Spec):
         int, Field(ge=400, le=699), _whole(400, 699, "a SIP status"), AfterValidator(_status)
     ] = 480
     """The SIP final status the caller gets (not 486 or 600: a shared number is never busy)."""
-    reason: Annotated[str, text(100)] | None = None
+    reason: Annotated[str, text(100), AfterValidator(_reason_phrase)] | None = None
     """The reason phrase (default: the status's usual one)."""
 
 

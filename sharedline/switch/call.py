@@ -287,10 +287,12 @@ class Call:
         outcome, self.wave_outcome = self.wave_outcome, None
         return outcome
 
-    def finish(self, layer: TransactionLayer, now: float, status: int = 480) -> None:
-        """End the unanswered call: ``status`` to the caller, stop every leg."""
+    def finish(
+        self, layer: TransactionLayer, now: float, status: int = 480, reason: str | None = None
+    ) -> None:
+        """End the unanswered call: ``status`` (and ``reason``) to the caller, stop every leg."""
         if self.a_final is None:
-            self._finish_unanswered(layer, now, status, LegOutcome.NO_ANSWER)
+            self._finish_unanswered(layer, now, status, LegOutcome.NO_ANSWER, reason)
 
     def _settle_wave(self, outcome: str, status: int | None) -> None:
         self.wave_settled = True
@@ -509,9 +511,10 @@ class Call:
         now: float,
         status: int,
         ringing: LegOutcome = LegOutcome.CANCELLED,
+        reason: str | None = None,
     ) -> None:
         """``status`` to the caller; legs still ringing stop, as ``ringing`` for the record."""
-        self._respond_a(layer, now, status)
+        self._respond_a(layer, now, status, reason)
         self.outcome = CallOutcome.MISSED if self.direction == "inbound" else CallOutcome.FAILED
         self.ended_at = now
         for leg in self.legs:

@@ -523,7 +523,7 @@ class Switch:
                         )
                         rang = True
                 case Hangup():
-                    call.finish(layer, now, action.status)
+                    call.finish(layer, now, action.status, action.reason)
                 case _:  # play and menu need media: the loader refuses them for this backend
                     call.finish(layer, now, 480)
         if not rang and decision.position.done:

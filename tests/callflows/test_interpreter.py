@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from sharedline.callflows.actions import (
     CollectDigit,
@@ -18,7 +19,7 @@ from sharedline.callflows.actions import (
 )
 from sharedline.callflows.facts import CallFacts, MemberAvailability
 from sharedline.callflows.interpreter import MAX_HOPS, Decision, Interpreter, Position
-from sharedline.callflows.model import DeclineScope, FlowDocument
+from sharedline.callflows.model import DeclineScope, FlowDocument, HangupSpec
 from sharedline.callflows.schedule import ScheduleSpec
 from sharedline.yamldoc.source import load_yaml
 
@@ -494,3 +495,9 @@ flows:
         firsts.append(rung(decision)[0])
         turns[turn.member] = turn.turn
     assert firsts == ["m1@acme.test", "m2@acme.test"] * 2 + ["m1@acme.test"]
+
+
+def test_a_hangup_reason_phrase_is_one_line() -> None:
+    assert HangupSpec.model_validate({"reason": "Closed today"}).reason == "Closed today"
+    with pytest.raises(ValidationError, match="one line of text"):
+        HangupSpec.model_validate({"reason": "Closed\r\nX-Injected: 1"})

@@ -354,11 +354,6 @@ def test_closed_schedule_without_voicemail_refuses_with_480_and_rings_nobody(
     assert (call["outcome"], call["legs"]) == ("missed", []), call
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Switch._apply (sharedline/switch/service.py) drops Hangup.reason: "
-    "call.finish(layer, now, action.status) takes no reason phrase",
-)
 def test_hangup_step_sends_its_reason_phrase(tmp_path: Path) -> None:
     bed = SwitchBed.create(tmp_path, 1)
     hangup = 'hangup: { status: 480, reason: "Closed for the holidays" }'
