@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import socket
 import ssl
 from dataclasses import dataclass, field
 
 import structlog
+import uvicorn
 
 from .callflows.loader import FlowError
 from .config import Settings
@@ -56,6 +58,11 @@ class Engine:
     _locals: dict[Transport, LocalAddress] = field(default_factory=dict)
     _writer: ActionWriter | None = None
     reloader: FlowReloader | None = None
+    api_bound: tuple[str, int] | None = None
+    """The team inbox API's address once listening (``api.enabled``)."""
+    _api: uvicorn.Server | None = None
+    _api_socket: socket.socket | None = None
+    _api_task: asyncio.Task[None] | None = None
 
     async def build_service(self) -> Service:
         """The switch, on the store: its directory and registrations loaded, its writes queued."""
@@ -146,6 +153,33 @@ class Engine:
                     transport=address.transport, host=host, port=bound[1]
                 )
             log.info("sip_listening", transport=address.transport, host=bound[0], port=bound[1])
+        if self.settings.api.enabled and self.database is not None:  # no store (tests): no API
+            await self._start_api()
+
+    async def _start_api(self) -> None:
+        """Serve the team inbox API with uvicorn on this loop, on the store the switch uses.
+
+        The socket is bound here (an address in use raises ``OSError``, as for SIP); uvicorn's
+        own signal handling is not used: ``run`` owns SIGTERM and SIGINT.
+        """
+        from .api import create_app
+
+        assert self.database is not None
+        listen = self.settings.api.listen
+        family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+        sock = self._api_socket = socket.create_server((listen.host, listen.port), family=family)
+        app = create_app(self.database, self.settings)
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="off", server_header=False
+        )
+        config.load()
+        server = self._api = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        await server.startup(sockets=[sock])
+        self._api_task = asyncio.create_task(server.main_loop(), name="api")
+        host, port = sock.getsockname()[:2]
+        self.api_bound = (host, port)
+        log.info("api_listening", host=host, port=port)
 
     def _server_ssl(self) -> ssl.SSLContext:
         sip = self.settings.sip
@@ -158,6 +192,13 @@ class Engine:
 
     async def stop(self) -> None:
         """Close listeners and connections."""
+        if self._api is not None:
+            self._api.should_exit = True
+            if self._api_task is not None:
+                await self._api_task
+            await self._api.shutdown(sockets=[self._api_socket] if self._api_socket else None)
+        elif self._api_socket is not None:
+            self._api_socket.close()
         for server in self._servers:
             server.close()
         for stream in self._streams:

@@ -13,6 +13,7 @@ import typer
 from . import __version__
 from .cli_flows import flows_app
 from .cli_members import members_app
+from .cli_users import users_app
 from .clikit import (
     ConfigOption,
     DbOption,
@@ -46,6 +47,12 @@ def serve(
             help="TRANSPORT:HOST:PORT to listen on (udp, tcp or tls); repeat for several.",
         ),
     ] = None,
+    api_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--api-listen", help="HOST:PORT for the team inbox API (default 127.0.0.1:8080)."
+        ),
+    ] = None,
     db: DbOption = None,
     log_level: Annotated[
         str | None, typer.Option("--log-level", help="debug, info, warning or error.")
@@ -59,10 +66,11 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the engine: SIP on every listen address until SIGTERM or Ctrl-C."""
+    """Run the engine: SIP on every listen address and the API, until SIGTERM or Ctrl-C."""
     settings = settings_or_exit(
         config,
         sip_listen=sip_listen or None,
+        api={"listen": api_listen} if api_listen else None,
         database_url=db,
         flows=flows,
         log_level=log_level,
@@ -88,6 +96,7 @@ app.add_typer(calls_app, name="calls")
 app.add_typer(registrations_app, name="registrations")
 app.add_typer(members_app, name="members")
 app.add_typer(flows_app, name="flows")
+app.add_typer(users_app, name="users")
 
 
 @app.command("provision")

@@ -181,6 +181,12 @@ class ApiSettings(BaseModel):
     def _parse_listen(cls, value: Any) -> Any:
         return ApiListen.parse(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _check(self) -> ApiSettings:
+        if self.password_memory_cost < 8 * self.password_parallelism:
+            raise ValueError("password_memory_cost must be at least 8 KiB per lane (parallelism)")
+        return self
+
 
 class Settings(BaseSettings):
     """Everything the engine is configured with."""

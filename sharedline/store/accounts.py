@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .database import Database
+from .flowstate import _user, _workspace
 from .models import (
     PLAN_USER_LIMITS,
     ApiToken,
@@ -79,6 +81,7 @@ __all__ = [
     "remove_member",
     "rename_number",
     "revoke_token",
+    "set_password",
     "set_password_hash",
     "token_hash",
 ]
@@ -284,6 +287,26 @@ async def set_password_hash(
             now=now,
             subject=user.id,
         )
+
+
+async def set_password(
+    database: Database, *, workspace: str | None, email: str, password_hash: str, now: datetime
+) -> str:
+    """Set a user's password (by workspace name and email) and revoke their tokens.
+
+    Returns a line for the admin; raises ``flowstate.MemberNotFound`` naming what is missing.
+    """
+    async with database.session() as session:
+        found = await _workspace(session, workspace)
+        user = await _user(session, found, email)
+        await set_password_hash(session, user.id, password_hash, now=now, audit=True)
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        await session.commit()
+        return f"password set for {user.email} in workspace {found.name!r}"
 
 
 async def issue_token(

@@ -80,7 +80,7 @@ class Team:
             workspace = Workspace(name=name, plan=plan)
             session.add(workspace)
             await session.commit()
-            self.workspace_id = workspace.id
+            self.workspace_id = self.workspace_id or workspace.id  # the first is the default
             return workspace.id
 
     async def number(self, e164: str, name: str = "Support", workspace_id: int = 0) -> int:
