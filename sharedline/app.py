@@ -167,7 +167,12 @@ class Engine:
         assert self.database is not None
         listen = self.settings.api.listen
         family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
-        sock = self._api_socket = socket.create_server((listen.host, listen.port), family=family)
+        try:
+            sock = socket.create_server((listen.host, listen.port), family=family)
+        except OSError as error:
+            log.error("api_listen_failed", host=listen.host, port=listen.port, error=str(error))
+            raise
+        self._api_socket = sock
         app = create_app(self.database, self.settings)
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="off", server_header=False
