@@ -17,9 +17,11 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from .. import __version__
+from ..bus import EventBus
+from ..bus.memory import MemoryBus
 from ..config.settings import Settings
 from ..store.database import Database
-from . import auth, team
+from . import auth, comments, contacts, conversations, live, messages, team
 from .errors import install_error_handlers
 from .passwords import Passwords
 from .state import ApiState, utc_now
@@ -33,6 +35,11 @@ _TAGS = [
     {"name": "numbers", "description": "Shared numbers, their settings and members."},
     {"name": "team", "description": "Workspace users and invitations."},
     {"name": "audit", "description": "Who changed what, when."},
+    {"name": "contacts", "description": "The workspace's shared address book."},
+    {"name": "conversations", "description": "Conversations, calls, voicemail, opened-by."},
+    {"name": "messages", "description": "Sending and receiving messages on a shared number."},
+    {"name": "comments", "description": "Internal comments and threads on any item."},
+    {"name": "live", "description": "Live events and typing over WebSocket."},
 ]
 
 
@@ -42,16 +49,19 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     passwords: Passwords | None = None,
+    bus: EventBus | None = None,
 ) -> FastAPI:
     """The API on ``database`` (migrated by the caller), configured by ``settings.api``.
 
     ``clock`` gives the current UTC time (tests move it to expire tokens); ``passwords`` may be
-    shared between apps to hash the dummy password once.
+    shared between apps to hash the dummy password once; ``bus`` carries live events (default:
+    one in memory, for a single process).
     """
     app = FastAPI(
         title="sharedline team inbox API",
         version=__version__,
-        description="Shared phone numbers: team, numbers, invitations and audit log.",
+        description="Shared phone numbers: team, numbers, invitations, audit log, contacts, "
+        "conversations, messages, calls, voicemail, comments, and live events.",
         openapi_tags=_TAGS,
     )
     app.state.api = ApiState(
@@ -59,10 +69,16 @@ def create_app(
         settings=settings.api,
         passwords=passwords or Passwords(settings.api),
         clock=clock,
+        bus=bus if bus is not None else MemoryBus(),
     )
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(team.router)
+    app.include_router(contacts.router)
+    app.include_router(conversations.router)
+    app.include_router(messages.router)
+    app.include_router(comments.router)
+    app.include_router(live.router)
     app.middleware("http")(_log_request)
     return app
 

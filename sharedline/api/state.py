@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..bus import EventBus
+from ..bus.memory import MemoryBus
 from ..config.settings import ApiSettings
+from ..inbox.presence import TypingTracker
 from ..store.database import Database
 from .passwords import Passwords
 
@@ -30,6 +33,11 @@ class ApiState:
     passwords: Passwords
     clock: Callable[[], datetime] = utc_now
     """The current time (UTC); tests pass their own to expire tokens and invitations."""
+    bus: EventBus = field(default_factory=MemoryBus)
+    """Where live events go (and come from, for WebSocket subscribers): shared by the engine's
+    nodes through Redis or PostgreSQL (``sharedline.bus.open_bus``)."""
+    typing: TypingTracker = field(default_factory=TypingTracker)
+    """Who is typing where (this node's WebSockets, plus typing events seen on the bus)."""
 
 
 def get_state(request: Request) -> ApiState:

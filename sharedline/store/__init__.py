@@ -6,6 +6,7 @@ composition root do.
 
 from __future__ import annotations
 
+from . import inbox_models  # noqa: F401 (registers the inbox tables on Base.metadata)
 from .database import Database, migrate
 from .models import (
     PLAN_USER_LIMITS,

@@ -16,6 +16,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     settings = load_settings(
         sip_listen=["udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
         sip={"tcp_message_timeout": 0.5},
+        api={"listen": "127.0.0.1:0"},
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}",
     )
     running = Engine(settings)

@@ -15,7 +15,19 @@ from typing import Any
 
 
 def serve_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "sharedline", "serve", "--log-format", "json", *args]
+    """``sharedline serve`` with JSON logs and the API on an ephemeral port (``args`` may
+    override it: the last ``--api-listen`` wins)."""
+    return [
+        sys.executable,
+        "-m",
+        "sharedline",
+        "serve",
+        "--log-format",
+        "json",
+        "--api-listen",
+        "127.0.0.1:0",
+        *args,
+    ]
 
 
 def wait_for_listening(process: subprocess.Popen[str], count: int) -> list[dict[str, Any]]:
