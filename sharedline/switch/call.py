@@ -769,12 +769,17 @@ def _host(local: LocalAddress) -> str:
     return f"[{local.host}]" if ":" in local.host else local.host
 
 
-def caller_display(number_name: str, caller: NameAddress) -> str:
+def caller_display(number_name: str, caller: NameAddress, contact_name: str | None = None) -> str:
     """The From a member's phone shows: the shared number's name, then who is calling.
 
-    ``"[Support] ACME Corp" <sip:+12125550123@...>``: members see at a glance that the call
-    came in on the shared line and from whom.
+    ``"[Support] Jane Customer" <sip:+12125550123@...>``: members see at a glance that the call
+    came in on the shared line and from whom. ``contact_name`` (the caller's entry in the
+    workspace's address book) wins over the carrier's display name, which wins over the number.
     """
     uri = caller.uri
-    who = caller.display_name or (uri.user if isinstance(uri, SipUri) and uri.user else str(uri))
+    who = (
+        contact_name
+        or caller.display_name
+        or (uri.user if isinstance(uri, SipUri) and uri.user else str(uri))
+    )
     return quote(f"[{number_name}] {who}")

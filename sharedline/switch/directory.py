@@ -3,14 +3,15 @@
 The store builds a :class:`Directory` (``sharedline.store.repositories.load_directory``) at
 start-up and whenever provisioning changes it; the switch only reads it. Registrations are not
 part of it: they change every few minutes and live in the switch's registrar state, persisted
-through actions.
+through actions. Caller names (each workspace's address book, DESIGN.md "Team inbox") are, and
+are refreshed on their own with :meth:`Directory.with_caller_names`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = ["Directory", "DirectoryDevice", "DirectoryMember", "DirectoryNumber", "DirectoryTrunk"]
 
@@ -80,6 +81,8 @@ class DirectoryNumber:
     members: tuple[DirectoryMember, ...]
     """Members ordered by when they joined the number, then by user id (stable ring order)."""
     trunk: DirectoryTrunk | None = None
+    workspace_id: int = 0
+    """The workspace that owns the number: whose address book names its callers."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +96,8 @@ class Directory:
     devices: Mapping[str, DirectoryDevice] = field(default_factory=dict)
     trunks: Mapping[str, DirectoryTrunk] = field(default_factory=dict)
     devices_by_user: Mapping[int, tuple[DirectoryDevice, ...]] = field(default_factory=dict)
+    caller_names: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    """Workspace id → E.164 → the contact's name, from each workspace's address book."""
 
     @classmethod
     def build(
@@ -100,6 +105,7 @@ class Directory:
         numbers: Iterable[DirectoryNumber],
         devices: Iterable[DirectoryDevice],
         trunks: Iterable[DirectoryTrunk],
+        caller_names: Mapping[int, Mapping[str, str]] | None = None,
     ) -> Directory:
         """A directory with its indexes."""
         by_user: dict[int, list[DirectoryDevice]] = {}
@@ -111,7 +117,19 @@ class Directory:
             devices={d.username: d for d in device_list},
             trunks={t.name: t for t in trunks},
             devices_by_user={user: tuple(found) for user, found in by_user.items()},
+            caller_names=caller_names or {},
         )
+
+    def with_caller_names(self, caller_names: Mapping[int, Mapping[str, str]]) -> Directory:
+        """This directory with fresh address books (the rest unchanged)."""
+        return replace(self, caller_names=caller_names)
+
+    def caller_name(self, number: DirectoryNumber, caller: str) -> str | None:
+        """The name the number's workspace gave ``caller`` (E.164, with or without its plus)."""
+        names = self.caller_names.get(number.workspace_id)
+        if not names or not caller:
+            return None
+        return names.get(caller) or names.get(f"+{caller.lstrip('+')}")
 
     def devices_of(self, user_id: int) -> tuple[DirectoryDevice, ...]:
         """Every device of a user, by username."""

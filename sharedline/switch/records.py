@@ -1,8 +1,9 @@
-"""What the switch reports for persistence: call records and registration bindings.
+"""What the switch reports for persistence: call records, registration bindings, call events.
 
-These are actions handed to the adapter (``app.py``), which writes them to the store; the switch
-never waits for the database. Times are the switch's monotonic ``now``; the adapter turns them
-into wall-clock timestamps when it writes.
+These are actions handed to the adapter (``app.py``), which writes them to the store (and
+publishes call events on the team inbox's bus); the switch never waits for the database. Times
+are the switch's monotonic ``now``; the adapter turns them into wall-clock timestamps when it
+writes.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from ..sip.service import Action
 
 __all__ = [
     "CallOutcome",
+    "CallPhase",
     "CallReport",
     "LegOutcome",
     "LegReport",
+    "PublishCallEvent",
     "SaveBindings",
     "SaveCall",
     "SaveTurn",
@@ -99,3 +102,39 @@ class SaveTurn(Action):
     rotation: str
     user_id: int
     turn: int
+
+
+class CallPhase(enum.StrEnum):
+    """Where an inbound call is, as the team inbox shows it live."""
+
+    RINGING = "ringing"
+    """The first wave went out: members' phones ring."""
+    ANSWERED = "answered"
+    """A member picked up (``answered_by``)."""
+    ENDED = "ended"
+    """The call is over and its record saved (``outcome``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishCallEvent(Action):
+    """Tell the team live that an inbound call rings, was answered or ended.
+
+    ``ended`` comes after the call's :class:`SaveCall`, so clients that fetch the history on it
+    find the call there.
+    """
+
+    phase: CallPhase
+    call_id: str
+    """The carrier's Call-ID (the call record's ``call_id``)."""
+    number: str
+    """The shared number called, E.164."""
+    caller: str
+    """Who called (the From user part, usually E.164)."""
+    caller_name: str | None
+    """The caller's name: from the workspace's address book, else the carrier's display name."""
+    answered_by: int | None
+    """The member who answered (``answered`` and ``ended``); None while ringing or if nobody."""
+    answered_by_name: str | None
+    outcome: CallOutcome | None
+    """How the call ended, for everyone on the number (``answered`` and ``ended``)."""
+    at: float

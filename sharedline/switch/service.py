@@ -6,7 +6,9 @@ Theory of operation
 :class:`~sharedline.switch.directory.Directory` snapshot (numbers, members, devices, trunks) and
 keeps the registration bindings in memory, persisting every change through a
 :class:`~sharedline.switch.records.SaveBindings` action; call records leave the same way
-(:class:`~sharedline.switch.records.SaveCall`). It never waits for the database.
+(:class:`~sharedline.switch.records.SaveCall`), and so do the live events of inbound calls
+(:class:`~sharedline.switch.records.PublishCallEvent`: ringing once the first wave went out,
+answered with the winner, ended after the record). It never waits for the database.
 
 A new INVITE is classified (DESIGN.md "One inbound call", "Outbound"):
 
@@ -64,7 +66,7 @@ from ..sip.uri import SipUri, TelUri, parse_uri
 from .call import Call, LegState, LocalAddress, Side, Target, caller_display
 from .directory import Directory, DirectoryDevice, DirectoryNumber
 from .outbound import choose_number, dialled_number
-from .records import CallOutcome, SaveBindings, SaveCall, SaveTurn
+from .records import CallOutcome, CallPhase, PublishCallEvent, SaveBindings, SaveCall, SaveTurn
 
 __all__ = ["SWITCH_POLICY", "Switch", "SwitchSettings", "builtin_flow"]
 
@@ -151,6 +153,9 @@ class Switch:
         self._sequence = itertools.count()
         self._actions: list[Action] = []
         self._runs: dict[Call, _FlowRun] = {}
+        self._told: dict[Call, CallPhase] = {}
+        """The last live event published for each inbound call."""
+        self._caller_names: dict[Call, str | None] = {}
 
     # -- the Service protocol -------------------------------------------------------------------
 
@@ -442,7 +447,10 @@ class Switch:
         )
         local = self.locals[event.transport]
         host = f"[{local.host}]" if ":" in local.host else local.host
-        call.from_header = f"{caller_display(number.name, request.from_)} <sip:{caller}@{host}>"
+        contact_name = self.directory.caller_name(number, caller)
+        self._caller_names[call] = contact_name or request.from_.display_name or None
+        display = caller_display(number.name, request.from_, contact_name)
+        call.from_header = f"{display} <sip:{caller}@{host}>"
         interpreter = self.flows
         if interpreter is None or interpreter.flow_for(number.e164) is None:
             interpreter = self.builtin
@@ -659,6 +667,7 @@ class Switch:
             facts = self._facts(run.number, call.caller, now)
             decision = run.interpreter.step(run.position, outcome, now, facts)
             self._apply(call, run, decision, layer, now)
+        self._tell(call, now)
         if call.finished:
             self.calls.discard(call)
             self._runs.pop(call, None)
@@ -677,10 +686,50 @@ class Switch:
             ):
                 self.idle_since[winner.target.user_id] = call.ended_at + self.wall_offset
             self._actions.append(SaveCall(report=call.report()))
+            if call.direction == "inbound":
+                self._actions.append(self._call_event(call, CallPhase.ENDED, now))
+            self._told.pop(call, None)
+            self._caller_names.pop(call, None)
             return
         deadline = call.deadline
         if deadline is not None:
             heapq.heappush(self._heap, (deadline, next(self._sequence), call))
+
+    def _tell(self, call: Call, now: float) -> None:
+        """Publish ``ringing`` once members' phones ring, ``answered`` once one picks up."""
+        if call.direction != "inbound":
+            return
+        told = self._told.get(call)
+        winner = call.winner
+        if told is None and any(leg.target.user_id is not None for leg in call.legs):
+            told = self._told[call] = CallPhase.RINGING
+            self._actions.append(self._call_event(call, CallPhase.RINGING, now))
+        if (
+            told is CallPhase.RINGING
+            and call.outcome is CallOutcome.ANSWERED
+            and winner is not None
+            and winner.target.user_id is not None
+        ):
+            self._told[call] = CallPhase.ANSWERED
+            self._actions.append(self._call_event(call, CallPhase.ANSWERED, now))
+
+    def _call_event(self, call: Call, phase: CallPhase, now: float) -> PublishCallEvent:
+        winner = call.winner
+        answered_by = winner.target.user_id if winner is not None else None
+        run = self._runs.get(call)
+        number = run.number if run is not None else self.directory.numbers.get(call.number or "")
+        names = {m.user_id: m.name for m in number.members} if number is not None else {}
+        return PublishCallEvent(
+            phase=phase,
+            call_id=call.a_request.call_id,
+            number=call.number or "",
+            caller=call.caller,
+            caller_name=self._caller_names.get(call),
+            answered_by=answered_by,
+            answered_by_name=names.get(answered_by) if answered_by is not None else None,
+            outcome=None if phase is CallPhase.RINGING else call.outcome,
+            at=now,
+        )
 
 
 def _target_for(binding: Binding, user_id: int, device_id: int) -> Target | None:
