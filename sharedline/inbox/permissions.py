@@ -19,6 +19,8 @@ REMOVE_MEMBER          yes        yes        no          no          no (404)
 INVITE                 yes        yes        yes         no          no (404)
 VIEW_AUDIT             yes        yes        yes         no          no (404)
 LIST_USERS             yes        no         no          no          no
+VIEW_CONVERSATIONS     yes        yes        yes         yes         no (404)
+DELETE_CONTACT         yes        no         no          no          no
 =====================  =========  =========  ==========  ==========  ===========
 
 Decisions the product reference leaves open:
@@ -32,6 +34,10 @@ Decisions the product reference leaves open:
   exist for them: the API answers 404, not 403, so its existence does not leak.
 - ``LIST_USERS`` (the workspace's team) and granting workspace roles are workspace-wide: only
   workspace Owners and Admins, and only an Owner makes another Owner (:func:`may_grant`).
+- The address book is shared by the workspace: every workspace user reads, adds and edits
+  contacts; deleting one (``DELETE_CONTACT``) is workspace-wide, for Owners and Admins only
+  (contacts do not record who created them).
+- ``VIEW_CONVERSATIONS`` covers a number's conversations, calls, voicemail and opened-by.
 
 Members call, text, read and comment; those actions arrive with the conversations API and follow
 ``VIEW_NUMBER``.
@@ -58,6 +64,8 @@ class Action(enum.StrEnum):
     INVITE = "invite"
     VIEW_AUDIT = "view_audit"
     LIST_USERS = "list_users"
+    VIEW_CONVERSATIONS = "view_conversations"
+    DELETE_CONTACT = "delete_contact"
 
 
 _NUMBER_RIGHTS: dict[NumberRole, frozenset[Action]] = {
@@ -71,6 +79,7 @@ _NUMBER_RIGHTS: dict[NumberRole, frozenset[Action]] = {
             Action.REMOVE_MEMBER,
             Action.INVITE,
             Action.VIEW_AUDIT,
+            Action.VIEW_CONVERSATIONS,
         }
     ),
     NumberRole.ADMIN: frozenset(
@@ -80,9 +89,10 @@ _NUMBER_RIGHTS: dict[NumberRole, frozenset[Action]] = {
             Action.ADD_MEMBER,
             Action.INVITE,
             Action.VIEW_AUDIT,
+            Action.VIEW_CONVERSATIONS,
         }
     ),
-    NumberRole.MEMBER: frozenset({Action.VIEW_NUMBER}),
+    NumberRole.MEMBER: frozenset({Action.VIEW_NUMBER, Action.VIEW_CONVERSATIONS}),
 }
 """What each number role allows, for users who are not workspace Owners or Admins."""
 
