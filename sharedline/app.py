@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import structlog
 import uvicorn
 
+from .bus import EventBus, open_bus
 from .callflows.loader import FlowError
 from .config import Settings
 from .flowreload import FlowReloader
@@ -57,6 +58,8 @@ class Engine:
     _servers: list[asyncio.Server] = field(default_factory=list)
     _locals: dict[Transport, LocalAddress] = field(default_factory=dict)
     _writer: ActionWriter | None = None
+    bus: EventBus | None = None
+    """Live inbox events (call events from the switch, the API's events), shared by nodes."""
     reloader: FlowReloader | None = None
     api_bound: tuple[str, int] | None = None
     """The team inbox API's address once listening (``api.enabled``)."""
@@ -102,7 +105,8 @@ class Engine:
         )
         self.reloader.load_initial()  # FlowError: refuse to start with broken flows
         self.reloader.start()
-        self._writer = ActionWriter(database, clock)
+        self.bus = await open_bus(self.settings.events_url, self.settings.database_url)
+        self._writer = ActionWriter(database, clock, self.bus)
         self._writer.start()
         directory = switch.directory
         log.info("switch_ready", numbers=len(directory.numbers), devices=len(directory.devices))
@@ -173,7 +177,7 @@ class Engine:
             log.error("api_listen_failed", host=listen.host, port=listen.port, error=str(error))
             raise
         self._api_socket = sock
-        app = create_app(self.database, self.settings)
+        app = create_app(self.database, self.settings, bus=self.bus)
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="off", server_header=False
         )
@@ -219,6 +223,8 @@ class Engine:
             self.endpoint.close()
         if self._writer is not None:
             await self._writer.drain()
+        if self.bus is not None:
+            await self.bus.close()
         if self.database is not None:
             await self.database.close()
         log.info("stopped")

@@ -206,6 +206,11 @@ class Settings(BaseSettings):
     flows_poll_interval: float = Field(
         2.0, gt=0, description="seconds between checks of the flow files and members' availability"
     )
+    events_url: str | None = Field(
+        None,
+        description="the live events bus shared by engine nodes: redis://... (or postgresql://, "
+        "memory://); default: the database when it is PostgreSQL, else in memory (one node)",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -5,7 +5,8 @@ holds a session or triggers a lazy load. Times cross this boundary as float epoc
 the columns are timezone-aware timestamps. SQLite hands those back naive, always in UTC (we only
 ever write UTC), so :func:`_epoch` reads a naive value as UTC.
 
-- :func:`load_directory`: who is behind each number, for the switch (``switch.directory``).
+- :func:`load_directory`: who is behind each number, for the switch (``switch.directory``);
+  :func:`load_caller_names`: the workspaces' address books, for caller names on ringing phones.
 - :func:`load_bindings`, :func:`save_bindings`, :func:`delete_expired_bindings`: registrations
   (RFC 3261 §10.3) that survive restarts and are shared between engine nodes.
 - :func:`save_call`, :func:`list_calls`: the shared call history (DESIGN.md step 10).
@@ -33,6 +34,7 @@ from ..switch.directory import (
     DirectoryTrunk,
 )
 from .database import Database
+from .inbox_models import Contact, ContactNumber
 from .models import (
     CallLeg,
     CallRecord,
@@ -56,6 +58,7 @@ __all__ = [
     "list_calls",
     "list_registrations",
     "load_bindings",
+    "load_caller_names",
     "load_directory",
     "save_bindings",
     "save_call",
@@ -110,6 +113,7 @@ async def load_directory(database: Database) -> Directory:
                 plan=plan.value,
                 members=tuple(members.get(number.id, ())),
                 trunk=None if number.trunk_id is None else trunks.get(number.trunk_id),
+                workspace_id=number.workspace_id,
             )
             for number, plan in (
                 await session.execute(
@@ -136,7 +140,27 @@ async def load_directory(database: Database) -> Directory:
                 )
             )
         ]
-    return Directory.build(numbers, devices, trunks.values())
+        caller_names = await _caller_names(session)
+    return Directory.build(numbers, devices, trunks.values(), caller_names)
+
+
+async def load_caller_names(database: Database) -> dict[int, dict[str, str]]:
+    """Workspace id → phone number (E.164) → contact name, from every address book."""
+    async with database.session() as session:
+        return await _caller_names(session)
+
+
+async def _caller_names(session: AsyncSession) -> dict[int, dict[str, str]]:
+    names: dict[int, dict[str, str]] = {}
+    rows = await session.execute(
+        select(ContactNumber.workspace_id, ContactNumber.e164, Contact.name).join(
+            Contact, ContactNumber.contact_id == Contact.id
+        )
+    )
+    for workspace_id, e164, name in rows:
+        if name.strip():
+            names.setdefault(workspace_id, {})[e164] = name.strip()
+    return names
 
 
 def _trunk(trunk: Trunk) -> DirectoryTrunk:

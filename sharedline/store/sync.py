@@ -2,6 +2,12 @@
 
 The switch keeps time on the event loop's monotonic clock; the store keeps wall-clock epoch
 seconds. Conversions happen here, with one offset read when the adapter starts.
+
+Call events (:class:`~sharedline.switch.records.PublishCallEvent`) become inbox events
+(``call.ringing``, ``call.answered``, ``call.ended``) on the event bus, in the conversation of
+the number and the caller (created on the first call). They are written in the order the switch
+emitted them, so ``call.ended`` is published after the call record is saved. A bus that is down
+loses the live event, never the record.
 """
 
 from __future__ import annotations
@@ -9,24 +15,56 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..bus import EventBus
+from ..inbox.events import EventKind, InboxEvent, JSONValue, new_event_id
 from ..sip.registrar import Binding
 from ..sip.service import Action
-from ..switch.records import CallReport, SaveBindings, SaveCall, SaveTurn
+from ..switch.records import (
+    CallPhase,
+    CallReport,
+    PublishCallEvent,
+    SaveBindings,
+    SaveCall,
+    SaveTurn,
+)
 from .database import Database
 from .flowstate import save_turn
+from .inbox_models import Conversation
+from .models import PhoneNumber
 from .repositories import (
     CallSummary,
     LegSummary,
     StoredBinding,
     load_bindings,
+    load_caller_names,
     save_bindings,
     save_call,
 )
 
-__all__ = ["ActionWriter", "load_switch_bindings"]
+if TYPE_CHECKING:
+    from ..switch.service import Switch
+
+__all__ = [
+    "ActionWriter",
+    "conversation_for",
+    "load_switch_bindings",
+    "refresh_caller_names",
+]
+
+_KINDS = {
+    CallPhase.RINGING: EventKind.CALL_RINGING,
+    CallPhase.ANSWERED: EventKind.CALL_ANSWERED,
+    CallPhase.ENDED: EventKind.CALL_ENDED,
+}
 
 log = structlog.get_logger(__name__)
 
@@ -63,12 +101,56 @@ async def load_switch_bindings(database: Database, clock: Clock) -> dict[int, tu
     }
 
 
-class ActionWriter:
-    """Writes switch actions to the store in order, on one background task."""
+async def refresh_caller_names(database: Database, switch: Switch) -> None:
+    """Re-read the address books into the switch's directory (caller names on ringing phones).
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    A database that is down keeps the names the switch had (logged).
+    """
+    try:
+        names = await load_caller_names(database)
+    except Exception:
+        log.exception("caller_names_refresh_failed")
+        return
+    switch.directory = switch.directory.with_caller_names(names)
+
+
+async def conversation_for(
+    session: AsyncSession, number_id: int, contact: str, *, now: datetime
+) -> int:
+    """The id of the conversation of the number with ``contact``, created if new.
+
+    Safe when several nodes race to create it (insert on conflict do nothing, then read); its
+    last activity becomes ``now``. The caller commits.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(Conversation)
+        .values(number_id=number_id, contact_e164=contact, created_at=now, last_activity_at=now)
+        .on_conflict_do_nothing(index_elements=["number_id", "contact_e164"])
+    )
+    conversation_id = await session.scalar(
+        select(Conversation.id).where(
+            Conversation.number_id == number_id, Conversation.contact_e164 == contact
+        )
+    )
+    assert conversation_id is not None
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.last_activity_at < now)
+        .values(last_activity_at=now)
+    )
+    return conversation_id
+
+
+class ActionWriter:
+    """Writes switch actions to the store in order, on one background task; publishes call
+    events on ``bus`` (none: they are dropped)."""
+
+    def __init__(self, database: Database, clock: Clock, bus: EventBus | None = None) -> None:
         self.database = database
         self.clock = clock
+        self.bus = bus
         self._queue: asyncio.Queue[Action] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -115,6 +197,51 @@ class ActionWriter:
                 await save_call(self.database, self._summary(action.report))
             case SaveTurn():
                 await save_turn(self.database, action.rotation, action.user_id, action.turn)
+            case PublishCallEvent():
+                await self._publish(action)
+
+    async def _publish(self, action: PublishCallEvent) -> None:
+        if self.bus is None:
+            return
+        at = self.clock.to_wall(action.at) or time.time()
+        async with self.database.session() as session:
+            number = (
+                await session.execute(
+                    select(PhoneNumber.id, PhoneNumber.workspace_id).where(
+                        PhoneNumber.e164 == action.number
+                    )
+                )
+            ).first()
+            if number is None:  # deleted while ringing: nobody left to tell
+                return
+            number_id, workspace_id = number
+            contact = action.caller[:32]
+            conversation_id = await conversation_for(
+                session, number_id, contact, now=datetime.fromtimestamp(at, UTC)
+            )
+            await session.commit()
+        answered_by: JSONValue = (
+            None
+            if action.answered_by is None
+            else {"id": action.answered_by, "name": action.answered_by_name}
+        )
+        event = InboxEvent(
+            kind=_KINDS[action.phase],
+            number=action.number,
+            workspace_id=workspace_id,
+            conversation_id=conversation_id,
+            at=at,
+            id=new_event_id(),
+            payload={
+                "call_id": action.call_id,
+                "caller": action.caller,
+                "caller_name": action.caller_name,
+                "answered_by": answered_by,
+                "outcome": None if action.outcome is None else str(action.outcome),
+            },
+        )
+        if not await self.bus.publish(event):
+            log.warning("event_not_published", kind=event.kind.value, number=event.number)
 
     def _summary(self, report: CallReport) -> CallSummary:
         wall = self.clock.to_wall

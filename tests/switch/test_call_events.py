@@ -4,8 +4,27 @@ first wave is out, answered with the member who won, ended after the call record
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from sqlalchemy import func, select
+
+from sharedline.bus import MemoryBus
+from sharedline.inbox.events import EventKind, InboxEvent
 from sharedline.sip.service import Action
-from sharedline.switch.records import CallOutcome, CallPhase, PublishCallEvent, SaveCall
+from sharedline.store import Database, PhoneNumber, User, Workspace
+from sharedline.store.inbox_models import Contact, ContactNumber, Conversation
+from sharedline.store.models import CallRecord
+from sharedline.store.repositories import load_directory
+from sharedline.store.sync import ActionWriter, Clock, refresh_caller_names
+from sharedline.switch.records import (
+    CallOutcome,
+    CallPhase,
+    CallReport,
+    PublishCallEvent,
+    SaveCall,
+)
+from tests.store.conftest import database, database_url  # noqa: F401  (fixtures)
 
 from .playbook import (
     CARRIER,
@@ -129,3 +148,128 @@ def test_outbound_calls_publish_no_inbound_call_events() -> None:
     bench = Bench.create(members=1)
     bench.call_out()
     assert events(bench) == []
+
+
+# -- from actions to the store and the bus --------------------------------------------------------
+
+
+async def provision(db: Database) -> tuple[int, int]:
+    async with db.session() as session:
+        workspace = Workspace(name="Acme")
+        session.add(workspace)
+        await session.flush()
+        number = PhoneNumber(workspace_id=workspace.id, e164="+14155550100", name="Support")
+        user = User(workspace_id=workspace.id, email="u2@acme.test", name="User 2")
+        contact = Contact(workspace_id=workspace.id, name="Jane Customer")
+        session.add_all([number, user, contact])
+        await session.flush()
+        session.add(ContactNumber(contact_id=contact.id, workspace_id=workspace.id, e164=CALLER))
+        await session.commit()
+        return workspace.id, user.id
+
+
+def call_event(phase: CallPhase, user_id: int | None = None, **fields: Any) -> PublishCallEvent:
+    values: dict[str, Any] = {
+        "phase": phase,
+        "call_id": "in-1@127.0.0.2",
+        "number": "+14155550100",
+        "caller": CALLER,
+        "caller_name": "Jane Customer",
+        "answered_by": user_id,
+        "answered_by_name": "User 2" if user_id else None,
+        "outcome": None,
+        "at": 5.0,
+        **fields,
+    }
+    return PublishCallEvent(**values)
+
+
+def report(user_id: int) -> CallReport:
+    return CallReport(
+        call_id="in-1@127.0.0.2",
+        number="+14155550100",
+        direction="inbound",
+        caller=CALLER,
+        callee="+14155550100",
+        started_at=1.0,
+        answered_at=2.0,
+        ended_at=3.0,
+        outcome=CallOutcome.ANSWERED,
+        answered_by=user_id,
+        legs=(),
+    )
+
+
+async def test_call_events_reach_the_bus_in_the_callers_conversation_after_the_record(
+    database: Database,  # noqa: F811
+) -> None:
+    workspace_id, user_id = await provision(database)
+    bus = MemoryBus()
+    writer = ActionWriter(database, Clock(asyncio.get_running_loop()), bus)
+    seen: list[tuple[InboxEvent, int]] = []
+
+    async def listen() -> None:
+        async with bus.subscribe() as events:
+            async for event in events:
+                async with database.session() as session:
+                    saved = await session.scalar(select(func.count()).select_from(CallRecord))
+                seen.append((event, saved or 0))
+                if event.kind is EventKind.CALL_ENDED:
+                    return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0)
+    writer.start()
+    writer.submit(
+        [
+            call_event(CallPhase.RINGING),
+            call_event(CallPhase.ANSWERED, user_id, outcome=CallOutcome.ANSWERED),
+            SaveCall(report=report(user_id)),
+            call_event(CallPhase.ENDED, user_id, outcome=CallOutcome.ANSWERED),
+        ]
+    )
+    await asyncio.wait_for(listener, 5)
+    await writer.drain()
+    assert [(e.kind.value, saved) for e, saved in seen] == [
+        ("call.ringing", 0),
+        ("call.answered", 0),
+        ("call.ended", 1),  # the history has the call when its end is announced
+    ]
+    conversations = {e.conversation_id for e, _ in seen}
+    assert len(conversations) == 1
+    assert None not in conversations
+    ringing_event, answered_event, ended_event = (e for e, _ in seen)
+    assert ringing_event.workspace_id == workspace_id
+    assert ringing_event.payload == {
+        "call_id": "in-1@127.0.0.2",
+        "caller": CALLER,
+        "caller_name": "Jane Customer",
+        "answered_by": None,
+        "outcome": None,
+    }
+    assert answered_event.payload["answered_by"] == {"id": user_id, "name": "User 2"}
+    assert ended_event.payload["outcome"] == "answered"
+    async with database.session() as session:
+        rows = (await session.execute(select(Conversation.contact_e164))).scalars().all()
+    assert rows == [CALLER]
+
+
+async def test_the_directory_carries_each_workspaces_caller_names(
+    database: Database,  # noqa: F811
+) -> None:
+    workspace_id, _ = await provision(database)
+    directory = await load_directory(database)
+    number = directory.numbers["+14155550100"]
+    assert number.workspace_id == workspace_id
+    assert directory.caller_name(number, CALLER) == "Jane Customer"
+    assert directory.caller_name(number, CALLER.lstrip("+")) == "Jane Customer"
+    assert directory.caller_name(number, "+19995550000") is None
+    bench = Bench.create(members=1)
+    async with database.session() as session:
+        contact = await session.scalar(select(Contact))
+        assert contact is not None
+        contact.name = "Jane Q. Customer"
+        await session.commit()
+    bench.switch.directory = directory
+    await refresh_caller_names(database, bench.switch)
+    assert bench.switch.directory.caller_name(number, CALLER) == "Jane Q. Customer"
