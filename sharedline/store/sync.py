@@ -19,10 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from ..bus import EventBus
 from ..inbox.events import EventKind, InboxEvent, JSONValue, new_event_id
@@ -36,9 +33,9 @@ from ..switch.records import (
     SaveCall,
     SaveTurn,
 )
+from .conversations import conversation_for
 from .database import Database
 from .flowstate import save_turn
-from .inbox_models import Conversation
 from .models import PhoneNumber
 from .repositories import (
     CallSummary,
@@ -55,7 +52,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActionWriter",
-    "conversation_for",
     "load_switch_bindings",
     "refresh_caller_names",
 ]
@@ -112,35 +108,6 @@ async def refresh_caller_names(database: Database, switch: Switch) -> None:
         log.exception("caller_names_refresh_failed")
         return
     switch.directory = switch.directory.with_caller_names(names)
-
-
-async def conversation_for(
-    session: AsyncSession, number_id: int, contact: str, *, now: datetime
-) -> int:
-    """The id of the conversation of the number with ``contact``, created if new.
-
-    Safe when several nodes race to create it (insert on conflict do nothing, then read); its
-    last activity becomes ``now``. The caller commits.
-    """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(Conversation)
-        .values(number_id=number_id, contact_e164=contact, created_at=now, last_activity_at=now)
-        .on_conflict_do_nothing(index_elements=["number_id", "contact_e164"])
-    )
-    conversation_id = await session.scalar(
-        select(Conversation.id).where(
-            Conversation.number_id == number_id, Conversation.contact_e164 == contact
-        )
-    )
-    assert conversation_id is not None
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.last_activity_at < now)
-        .values(last_activity_at=now)
-    )
-    return conversation_id
 
 
 class ActionWriter:
@@ -215,11 +182,11 @@ class ActionWriter:
             if number is None:  # deleted while ringing: nobody left to tell
                 return
             number_id, workspace_id = number
-            contact = action.caller[:32]
-            conversation_id = await conversation_for(
-                session, number_id, contact, now=datetime.fromtimestamp(at, UTC)
+            conversation = await conversation_for(
+                session, number_id, action.caller, activity_at=datetime.fromtimestamp(at, UTC)
             )
             await session.commit()
+        assert conversation is not None  # created when missing
         answered_by: JSONValue = (
             None
             if action.answered_by is None
@@ -229,7 +196,7 @@ class ActionWriter:
             kind=_KINDS[action.phase],
             number=action.number,
             workspace_id=workspace_id,
-            conversation_id=conversation_id,
+            conversation_id=conversation.id,
             at=at,
             id=new_event_id(),
             payload={
