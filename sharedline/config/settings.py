@@ -24,9 +24,11 @@ __all__ = [
     "ApiListen",
     "ApiSettings",
     "ListenAddress",
+    "MessagingSettings",
     "Settings",
     "SettingsError",
     "SipSettings",
+    "TwilioSettings",
     "load_settings",
 ]
 
@@ -188,6 +190,42 @@ class ApiSettings(BaseModel):
         return self
 
 
+class TwilioSettings(BaseModel):
+    """Twilio's Programmable Messaging: sending through its REST API, and its webhooks."""
+
+    account_sid: str = Field("", description="the account SID (AC...); REST user name")
+    auth_token: SecretStr | None = Field(
+        None, description="REST password and the key of X-Twilio-Signature on webhooks"
+    )
+    api_base_url: str = Field(
+        "https://api.twilio.com", description="where the REST API is; tests point it elsewhere"
+    )
+    status_callback_url: str | None = Field(
+        None,
+        description="public URL of POST /webhooks/twilio/status, sent as StatusCallback; "
+        "none: delivery reports are not requested",
+    )
+    webhook_base_url: str | None = Field(
+        None,
+        description="public base URL Twilio calls (https://inbox.example.com), used to check "
+        "signatures behind a proxy; none: the URL of the request as received",
+    )
+    timeout: float = Field(10.0, gt=0, description="seconds for one REST request")
+
+
+class MessagingSettings(BaseModel):
+    """Where outbound messages go: ``loopback`` (development and tests) or ``twilio``."""
+
+    provider: Literal["loopback", "twilio"] = "loopback"
+    twilio: TwilioSettings = Field(default_factory=lambda: TwilioSettings())
+
+    @model_validator(mode="after")
+    def _check(self) -> MessagingSettings:
+        if self.provider == "twilio" and not (self.twilio.account_sid and self.twilio.auth_token):
+            raise ValueError("messaging.provider twilio needs twilio.account_sid and auth_token")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the engine is configured with."""
 
@@ -211,6 +249,7 @@ class Settings(BaseSettings):
         description="the live events bus shared by engine nodes: redis://... (or postgresql://, "
         "memory://); default: the database when it is PostgreSQL, else in memory (one node)",
     )
+    messaging: MessagingSettings = Field(default_factory=lambda: MessagingSettings())
 
     @classmethod
     def settings_customise_sources(

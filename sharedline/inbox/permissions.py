@@ -19,6 +19,8 @@ REMOVE_MEMBER          yes        yes        no          no          no (404)
 INVITE                 yes        yes        yes         no          no (404)
 VIEW_AUDIT             yes        yes        yes         no          no (404)
 LIST_USERS             yes        no         no          no          no
+SEND_MESSAGE           yes        yes        yes         yes         no (404)
+COMMENT                yes        yes        yes         yes         no (404)
 VIEW_CONVERSATIONS     yes        yes        yes         yes         no (404)
 DELETE_CONTACT         yes        no         no          no          no
 =====================  =========  =========  ==========  ==========  ===========
@@ -64,6 +66,8 @@ class Action(enum.StrEnum):
     INVITE = "invite"
     VIEW_AUDIT = "view_audit"
     LIST_USERS = "list_users"
+    SEND_MESSAGE = "send_message"
+    COMMENT = "comment"
     VIEW_CONVERSATIONS = "view_conversations"
     DELETE_CONTACT = "delete_contact"
 
@@ -79,6 +83,8 @@ _NUMBER_RIGHTS: dict[NumberRole, frozenset[Action]] = {
             Action.REMOVE_MEMBER,
             Action.INVITE,
             Action.VIEW_AUDIT,
+            Action.SEND_MESSAGE,
+            Action.COMMENT,
             Action.VIEW_CONVERSATIONS,
         }
     ),
@@ -89,10 +95,14 @@ _NUMBER_RIGHTS: dict[NumberRole, frozenset[Action]] = {
             Action.ADD_MEMBER,
             Action.INVITE,
             Action.VIEW_AUDIT,
+            Action.SEND_MESSAGE,
+            Action.COMMENT,
             Action.VIEW_CONVERSATIONS,
         }
     ),
-    NumberRole.MEMBER: frozenset({Action.VIEW_NUMBER, Action.VIEW_CONVERSATIONS}),
+    NumberRole.MEMBER: frozenset(
+        {Action.VIEW_NUMBER, Action.SEND_MESSAGE, Action.COMMENT, Action.VIEW_CONVERSATIONS}
+    ),
 }
 """What each number role allows, for users who are not workspace Owners or Admins."""
 
