@@ -13,7 +13,6 @@ Functions leave committing to the caller and return dataclasses (STYLE.md §9).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -209,9 +208,8 @@ async def list_threads(
         query = query.where(Comment.item_kind == item_kind)
     if item_id is not None:
         query = query.where(Comment.item_id == item_id)
-    rows: Sequence[tuple[Comment, str | None]] = (await session.execute(query)).tuples().all()
     threads: dict[int, Thread] = {}
-    for row, name in rows:
+    for row, name in await session.execute(query):
         record = _record(row, name)
         if record.parent_id is None:
             threads[record.id] = Thread(root=record)
