@@ -213,6 +213,7 @@ class Hub:
             events = self.state.typing.disconnected(user_id, time.time())
             await self._publish([e for e in events if (e.conversation_id, user_id) in keys])
         if not self.connections:
+            self._published.clear()  # their echoes will not be read
             tasks, self._tasks = self._tasks, []
             for task in tasks:
                 task.cancel()
@@ -245,7 +246,10 @@ class Hub:
         try:
             async with subscription:
                 async for event in subscription:
-                    await self._dispatch(event)
+                    try:
+                        await self._dispatch(event)
+                    except Exception:  # our bug: lose this event, not the hub
+                        log.exception("live_dispatch_failed", event_id=event.id)
         except BusError as error:  # cut off: every client must reload
             log.warning("live_hub_cut_off", error=str(error))
         for connection in list(self.connections):

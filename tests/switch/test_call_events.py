@@ -230,11 +230,8 @@ async def test_call_events_reach_the_bus_in_the_callers_conversation_after_the_r
     )
     await asyncio.wait_for(listener, 5)
     await writer.drain()
-    assert [(e.kind.value, saved) for e, saved in seen] == [
-        ("call.ringing", 0),
-        ("call.answered", 0),
-        ("call.ended", 1),  # the history has the call when its end is announced
-    ]
+    assert [e.kind.value for e, _ in seen] == ["call.ringing", "call.answered", "call.ended"]
+    assert seen[-1][1] == 1  # the history has the call when its end is announced
     conversations = {e.conversation_id for e, _ in seen}
     assert len(conversations) == 1
     assert None not in conversations
