@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -258,16 +258,20 @@ async def list_conversations(
 # --- items ---------------------------------------------------------------------------------------
 
 
-def _calls_with(number_id: int, contacts: Iterable[str]) -> Select[CallRecord]:
+def _with_contacts(number_id: int, contacts: Iterable[str]) -> ColumnElement[bool]:
     """Calls of the number whose other party is one of ``contacts`` (E.164), in any spelling."""
     spellings = sorted({s for contact in contacts for s in number_variants(contact)})
-    return select(CallRecord).where(
+    return and_(
         CallRecord.number_id == number_id,
         or_(
             and_(CallRecord.direction == "inbound", CallRecord.caller.in_(spellings)),
             and_(CallRecord.direction == "outbound", CallRecord.callee.in_(spellings)),
         ),
     )
+
+
+def _calls_with(number_id: int, contacts: Iterable[str]) -> Select[CallRecord]:
+    return select(CallRecord).where(_with_contacts(number_id, contacts))
 
 
 async def _people(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, Person]:
@@ -427,8 +431,26 @@ async def latest_items(
         offer(voicemail.conversation_id, _voicemail_item(voicemail, {}))
     number_id = conversations[0].number_id
     keys = {c.contact_e164: c.id for c in conversations}
+    # The newest call per (direction, caller, callee): at most a few per conversation.
+    ranked = (
+        select(
+            CallRecord.id,
+            func.row_number()
+            .over(
+                partition_by=(CallRecord.direction, CallRecord.caller, CallRecord.callee),
+                order_by=(CallRecord.started_at.desc(), CallRecord.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(_with_contacts(number_id, keys))
+        .subquery()
+    )
     records = list(
-        await session.scalars(_calls_with(number_id, keys).options(selectinload(CallRecord.legs)))
+        await session.scalars(
+            select(CallRecord)
+            .where(CallRecord.id.in_(select(ranked.c.id).where(ranked.c.rank == 1)))
+            .options(selectinload(CallRecord.legs))
+        )
     )
     newest_call: dict[int, CallRecord] = {}
     for record in records:

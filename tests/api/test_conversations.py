@@ -270,7 +270,9 @@ async def test_the_list_is_newest_first_with_names_and_last_items(inbox: Inbox) 
         "/contacts", headers=alice.headers, json={"name": "Ann", "numbers": [{"e164": ANN}]}
     )
     assert created.status_code == 201
+    await _call(team, "z0", started=at(2), caller=ZED, outcome="answered", answered_by=alice.id)
     await _call(team, "z1", started=at(5), caller=ZED, outcome="missed")
+    await _call(team, "z2", started=at(4), caller=ZED[1:], outcome="voicemail")
     async with team.database.session() as session:
         session.add(
             Message(
