@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from sharedline.api.messages import install_messaging
+from sharedline.api.messages import install_messaging, provider_from_settings
 from sharedline.config.settings import MessagingSettings
 from sharedline.messaging import ProviderRejected
-from sharedline.messaging.twilio import signature
+from sharedline.messaging.loopback import LoopbackProvider
+from sharedline.messaging.twilio import TwilioProvider, signature
 from sharedline.store import NumberRole, WorkspaceRole
 from sharedline.store.inbox_models import Message
-from tests.api.conftest import Person
+from tests.api.conftest import Person, Team
 from tests.messaging.fake_twilio import fake_twilio
 from tests.messaging.fixtures import (  # noqa: F401  (fixture)
     ACCOUNT_SID,
@@ -465,3 +466,20 @@ async def test_webhooks_are_404_without_twilio_credentials(inbox: Inbox) -> None
         "/webhooks/twilio/status", [("MessageSid", "SM1"), ("MessageStatus", "sent")]
     )
     assert response.status_code == 404
+
+
+async def test_an_app_without_messaging_installed_sends_through_the_loopback(team: Team) -> None:
+    await team.number(A)
+    alice = await team.person("alice@acme.test", numbers={A: NumberRole.MEMBER})
+    response = await team.client.post(
+        f"/numbers/{A}/messages", headers=alice.headers, json={"to": CUSTOMER, "body": "hi"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["provider_id"] == "LB1"
+
+
+async def test_the_provider_follows_the_settings() -> None:
+    assert isinstance(provider_from_settings(MessagingSettings()), LoopbackProvider)
+    twilio = provider_from_settings(messaging_settings())
+    assert isinstance(twilio, TwilioProvider)
+    await twilio.aclose()
