@@ -9,8 +9,9 @@ voicemail, live events) are included here and use :func:`.auth.current_user` and
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 import structlog
@@ -23,6 +24,7 @@ from ..config.settings import Settings
 from ..store.database import Database
 from . import auth, comments, contacts, conversations, live, messages, team
 from .errors import install_error_handlers
+from .messages import install_messaging
 from .passwords import Passwords
 from .state import ApiState, utc_now
 
@@ -57,7 +59,14 @@ def create_app(
     shared between apps to hash the dummy password once; ``bus`` carries live events (default:
     one in memory, for a single process).
     """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await messaging.aclose()  # the provider's HTTP connections
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sharedline team inbox API",
         version=__version__,
         description="Shared phone numbers: team, numbers, invitations, audit log, contacts, "
@@ -71,6 +80,7 @@ def create_app(
         clock=clock,
         bus=bus if bus is not None else MemoryBus(),
     )
+    messaging = install_messaging(app, settings.messaging)
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(team.router)

@@ -249,6 +249,9 @@ async def _send(
         payload=_payload(sent),
     )
     log.info("message_sent", message_id=sent.id, provider=provider.name)
+    # the draft is gone: the teammates stop seeing "typing…" now, not after the ttl
+    for stopped in state.typing.stopped(account.id, conversation.id, now.timestamp()):
+        await state.bus.publish(stopped)
     return message_out(sent)
 
 

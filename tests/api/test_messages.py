@@ -150,6 +150,15 @@ async def test_the_senders_own_typing_never_blocks(inbox: Inbox) -> None:
     assert (await _send(inbox, alice, conversation)).status_code == 201
 
 
+async def test_sending_stops_the_senders_typing_indicator_at_once(inbox: Inbox) -> None:
+    alice, _, conversation = await _two_members(inbox)
+    _typing(inbox, alice, conversation)
+    assert (await _send(inbox, alice, conversation)).status_code == 201
+    assert inbox.state.typing.typing_in(conversation, inbox.clock().timestamp()) == set()
+    assert [e.kind for e in inbox.bus.published] == ["message.created", "typing.stopped"]
+    assert inbox.bus.published[-1].actor_id == alice.id
+
+
 async def test_a_provider_refusal_is_a_502_and_the_message_stays_failed(inbox: Inbox) -> None:
     alice, _, conversation = await _two_members(inbox)
     inbox.provider.fail_next(
