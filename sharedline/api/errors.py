@@ -93,7 +93,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such number or user (that you can see)"},
     409: {
         "model": ErrorResponse,
-        "description": "Refused by a rule: plan_limit, last_owner, already_member, user_exists",
+        "description": "Refused by a rule: plan_limit, last_owner, already_member, "
+        "user_exists, number_taken, collision, comment_deleted",
     },
     422: {"model": ErrorResponse, "description": "The request does not validate"},
 }

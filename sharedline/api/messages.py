@@ -49,7 +49,13 @@ from ..store.messaging import MessageRecord, NumberRef
 from ..store.models import User
 from .access import number_for
 from .auth import CurrentUser
-from .errors import ERROR_RESPONSES, ApiError, Forbidden, InvalidRequest, NumberNotFound
+from .errors import (
+    ERROR_RESPONSES,
+    ApiError,
+    Forbidden,
+    InvalidRequest,
+    NumberNotFound,
+)
 from .events import emit
 from .message_schemas import (
     MessageIn,
@@ -58,7 +64,7 @@ from .message_schemas import (
     NewConversationMessageIn,
     message_out,
 )
-from .schemas import E164_PATTERN
+from .schemas import E164_PATTERN, ErrorResponse
 from .state import ApiState, Session, State
 
 __all__ = [
@@ -395,7 +401,7 @@ async def _publish(
 
 
 WebhookResponses: dict[int | str, dict[str, object]] = {
-    403: {"description": "X-Twilio-Signature is missing or wrong"},
+    403: {"model": ErrorResponse, "description": "X-Twilio-Signature is missing or wrong"},
 }
 
 

@@ -10,16 +10,12 @@ from sharedline.store.models import NumberRole, WorkspaceRole
 NUMBER_ROLES: list[NumberRole | None] = [*NumberRole, None]
 
 # what a workspace Member may do, by number role (the module docstring's table)
+EVERY_MEMBER = {Action.VIEW_NUMBER, Action.VIEW_CONVERSATIONS, Action.SEND_MESSAGE, Action.COMMENT}
 RIGHTS: dict[NumberRole | None, set[Action]] = {
-    NumberRole.OWNER: set(Action) - {Action.LIST_USERS},
-    NumberRole.ADMIN: {
-        Action.VIEW_NUMBER,
-        Action.MANAGE_SETTINGS,
-        Action.ADD_MEMBER,
-        Action.INVITE,
-        Action.VIEW_AUDIT,
-    },
-    NumberRole.MEMBER: {Action.VIEW_NUMBER},
+    NumberRole.OWNER: set(Action) - {Action.LIST_USERS, Action.DELETE_CONTACT},
+    NumberRole.ADMIN: EVERY_MEMBER
+    | {Action.MANAGE_SETTINGS, Action.ADD_MEMBER, Action.INVITE, Action.VIEW_AUDIT},
+    NumberRole.MEMBER: EVERY_MEMBER,
     None: set(),
 }
 
