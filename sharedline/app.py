@@ -12,6 +12,7 @@ import signal
 import socket
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
@@ -37,6 +38,9 @@ from .store.repositories import load_directory
 from .store.sync import ActionWriter, Clock, load_switch_bindings
 from .switch.call import LocalAddress
 from .switch.service import Switch, SwitchSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["Engine", "run"]
 
@@ -64,6 +68,7 @@ class Engine:
     api_bound: tuple[str, int] | None = None
     """The team inbox API's address once listening (``api.enabled``)."""
     _api: uvicorn.Server | None = None
+    _api_app: FastAPI | None = None
     _api_socket: socket.socket | None = None
     _api_task: asyncio.Task[None] | None = None
 
@@ -120,6 +125,9 @@ class Engine:
             timers=TimerSettings(t1=sip.t1, t2=sip.t2, t4=sip.t4), limits=limits
         )
         service = await self.build_service()
+        if self.settings.api.enabled and self.database is not None:  # no store (tests): no API
+            # before SIP: building the app takes a moment the first REGISTERs must not wait for
+            await self._start_api()
         writer = self._writer
         endpoint = self.endpoint = SipEndpoint(
             layer, service, on_actions=writer.submit if writer is not None else None
@@ -157,8 +165,6 @@ class Engine:
                     transport=address.transport, host=host, port=bound[1]
                 )
             log.info("sip_listening", transport=address.transport, host=bound[0], port=bound[1])
-        if self.settings.api.enabled and self.database is not None:  # no store (tests): no API
-            await self._start_api()
 
     async def _start_api(self) -> None:
         """Serve the team inbox API with uvicorn on this loop, on the store the switch uses.
@@ -177,7 +183,7 @@ class Engine:
             log.error("api_listen_failed", host=listen.host, port=listen.port, error=str(error))
             raise
         self._api_socket = sock
-        app = create_app(self.database, self.settings, bus=self.bus)
+        app = self._api_app = create_app(self.database, self.settings, bus=self.bus)
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="off", server_header=False
         )
@@ -206,6 +212,8 @@ class Engine:
             if self._api_task is not None:
                 await self._api_task
             await self._api.shutdown(sockets=[self._api_socket] if self._api_socket else None)
+            if self._api_app is not None:
+                await self._api_app.state.messaging.aclose()  # the provider's connections
         elif self._api_socket is not None:
             self._api_socket.close()
         for server in self._servers:

@@ -25,6 +25,7 @@ from .callflows.interpreter import Interpreter
 from .callflows.loader import FlowError, FlowSet, known_from_directory, load_flows
 from .store.database import Database
 from .store.flowstate import load_availability
+from .store.sync import refresh_caller_names
 from .switch.service import Switch
 
 __all__ = ["FlowReloader", "load_interpreter"]
@@ -137,7 +138,9 @@ class FlowReloader:
         return True
 
     async def refresh_availability(self) -> None:
+        """Members' availability and the address books' caller names, from the store."""
         try:
             self.switch.availability = await load_availability(self.database)
         except Exception:  # the database may be down: keep what we had
             log.exception("availability_refresh_failed")
+        await refresh_caller_names(self.database, self.switch)
