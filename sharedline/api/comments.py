@@ -40,6 +40,7 @@ from .message_schemas import (
     thread_out,
 )
 from .messages import conversation_access
+from .schemas import MAX_ID
 from .state import ApiState, Session, State
 
 __all__ = ["router"]
@@ -48,7 +49,7 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["comments"], responses=ERROR_RESPONSES)
 
-IdPath = Annotated[int, Path(gt=0, le=2**63 - 1)]
+IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 class CommentDeleted(ApiError):

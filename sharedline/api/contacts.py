@@ -22,14 +22,14 @@ from .access import require_workspace
 from .auth import CurrentUser
 from .errors import ERROR_RESPONSES
 from .inbox_schemas import ContactIn, ContactNumberIn, ContactNumberOut, ContactOut, ContactPatchIn
-from .schemas import E164_PATTERN
+from .schemas import E164_PATTERN, MAX_ID
 from .state import Session, State
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["contacts"], responses=ERROR_RESPONSES)
 
-ContactIdPath = Annotated[int, Path(gt=0, le=2**31 - 1)]
+ContactIdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 def contact_out(contact: ContactView) -> ContactOut:

@@ -45,7 +45,7 @@ from .inbox_schemas import (
     TimelineItemOut,
     VoicemailOut,
 )
-from .schemas import E164_PATTERN
+from .schemas import E164_PATTERN, MAX_ID
 from .state import Session, State
 
 __all__ = ["router"]
@@ -53,7 +53,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["conversations"], responses=ERROR_RESPONSES)
 
 E164Path = Annotated[str, Path(pattern=E164_PATTERN, description="the number, E.164: +14155550100")]
-ConversationIdPath = Annotated[int, Path(gt=0, le=2**31 - 1)]
+ConversationIdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from ..store.comments import CommentRecord, Thread
 from ..store.inbox_models import ItemKind, MessageDirection, MessageStatus
 from ..store.messaging import MessageRecord
-from .schemas import E164
+from .schemas import E164, MAX_ID
 
 __all__ = [
     "CommentEditIn",
@@ -89,7 +89,7 @@ class MessagePageOut(BaseModel):
 
 class CommentIn(_In):
     item_kind: ItemKind
-    item_id: int = Field(gt=0)
+    item_id: int = Field(gt=0, le=MAX_ID)
     body: CommentBody
 
 

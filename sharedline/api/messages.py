@@ -64,7 +64,7 @@ from .message_schemas import (
     NewConversationMessageIn,
     message_out,
 )
-from .schemas import E164_PATTERN, ErrorResponse
+from .schemas import E164_PATTERN, MAX_ID, ErrorResponse
 from .state import ApiState, Session, State
 
 __all__ = [
@@ -81,7 +81,7 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["messages"], responses=ERROR_RESPONSES)
 
-ConversationIdPath = Annotated[int, Path(gt=0, le=2**63 - 1)]
+ConversationIdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 E164Path = Annotated[str, Path(pattern=E164_PATTERN, description="the number, E.164: +14155550100")]
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 _MAX_MEDIA = 10

@@ -46,6 +46,10 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
+MAX_ID = 2**31 - 1
+"""The largest row id (PostgreSQL's ``integer``): larger ids are refused as bad input."""
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -105,7 +109,7 @@ class NumberPatchIn(_In):
 
 
 class AddMemberIn(_In):
-    user_id: int = Field(gt=0)
+    user_id: int = Field(gt=0, le=MAX_ID)
     role: NumberRole = NumberRole.MEMBER
 
 

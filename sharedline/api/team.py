@@ -25,6 +25,7 @@ from .auth import CurrentUser, account_out
 from .errors import ERROR_RESPONSES, Forbidden, InvalidRequest
 from .schemas import (
     E164_PATTERN,
+    MAX_ID,
     AddMemberIn,
     AuditEntryOut,
     ChangeRoleIn,
@@ -48,7 +49,7 @@ log = structlog.get_logger(__name__)
 router = APIRouter(responses=ERROR_RESPONSES)
 
 E164Path = Annotated[str, Path(pattern=E164_PATTERN, description="the number, E.164: +14155550100")]
-UserIdPath = Annotated[int, Path(gt=0)]
+UserIdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 def _member_out(member: Member) -> MemberOut:
