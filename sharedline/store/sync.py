@@ -36,7 +36,8 @@ from ..switch.records import (
 from .conversations import conversation_for
 from .database import Database
 from .flowstate import save_turn
-from .models import PhoneNumber
+from .inbox_models import Voicemail
+from .models import CallRecord, PhoneNumber
 from .repositories import (
     CallSummary,
     LegSummary,
@@ -162,6 +163,8 @@ class ActionWriter:
                 await save_bindings(self.database, action.device_id, bindings)
             case SaveCall():
                 await save_call(self.database, self._summary(action.report))
+                if action.report.voicemail_box is not None:
+                    await self._voicemail(action.report, action.report.voicemail_box)
             case SaveTurn():
                 await save_turn(self.database, action.rotation, action.user_id, action.turn)
             case PublishCallEvent():
@@ -205,6 +208,68 @@ class ActionWriter:
                 "caller_name": action.caller_name,
                 "answered_by": answered_by,
                 "outcome": None if action.outcome is None else str(action.outcome),
+            },
+        )
+        if not await self.bus.publish(event):
+            log.warning("event_not_published", kind=event.kind.value, number=event.number)
+
+    async def _voicemail(self, report: CallReport, box: str) -> None:
+        """The message a caller left: a voicemail in their conversation, told to the team.
+
+        The switch carries no media, so the audio link stays empty until the voicemail server
+        hands it over; the item, its box and its length exist as soon as the call ends.
+        """
+        if report.number is None:
+            return
+        wall = self.clock.to_wall
+        answered, ended = wall(report.answered_at), wall(report.ended_at)
+        duration = ended - answered if answered is not None and ended is not None else None
+        at = ended or time.time()
+        async with self.database.session() as session:
+            found = (
+                await session.execute(
+                    select(PhoneNumber.id, PhoneNumber.workspace_id, CallRecord.id)
+                    .join(CallRecord, CallRecord.number_id == PhoneNumber.id)
+                    .where(PhoneNumber.e164 == report.number, CallRecord.call_id == report.call_id)
+                )
+            ).first()
+            if found is None:
+                return
+            number_id, workspace_id, record_id = found
+            if await session.scalar(
+                select(Voicemail.id).where(Voicemail.call_record_id == record_id)
+            ):
+                return  # already written (the record was saved twice)
+            conversation = await conversation_for(
+                session, number_id, report.caller, activity_at=datetime.fromtimestamp(at, UTC)
+            )
+            assert conversation is not None  # created when missing
+            voicemail = Voicemail(
+                conversation_id=conversation.id,
+                call_record_id=record_id,
+                box=box,
+                duration=duration,
+                created_at=datetime.fromtimestamp(at, UTC),
+            )
+            session.add(voicemail)
+            await session.commit()
+            voicemail_id = voicemail.id
+        if self.bus is None:
+            return
+        event = InboxEvent(
+            kind=EventKind.VOICEMAIL_CREATED,
+            number=report.number,
+            workspace_id=workspace_id,
+            conversation_id=conversation.id,
+            at=at,
+            id=new_event_id(),
+            payload={
+                "voicemail_id": voicemail_id,
+                "call_id": report.call_id,
+                "caller": report.caller,
+                "box": box,
+                "duration": duration,
+                "audio_url": None,
             },
         )
         if not await self.bus.publish(event):

@@ -185,6 +185,7 @@ class Call:
     decline_group: bool = False
     voicemail: bool = False
     """The current wave rings a voicemail server: its answer makes the call ``voicemail``."""
+    voicemail_box: str | None = None
     outcome: CallOutcome | None = None
     answered_at: float | None = None
     ended_at: float | None = None
@@ -233,6 +234,7 @@ class Call:
             outcome=self.outcome,
             answered_by=self.winner.target.user_id if self.winner is not None else None,
             legs=tuple(leg.report() for leg in self.legs),
+            voicemail_box=self.voicemail_box if self.outcome is CallOutcome.VOICEMAIL else None,
         )
 
     # -- starting --------------------------------------------------------------------------------

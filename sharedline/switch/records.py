@@ -78,6 +78,8 @@ class CallReport:
     outcome: CallOutcome | None
     answered_by: int | None
     legs: tuple[LegReport, ...]
+    voicemail_box: str | None = None
+    """The box the caller left a message in (outcome ``voicemail``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

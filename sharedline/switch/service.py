@@ -522,6 +522,7 @@ class Switch:
                     if target is None:
                         call.finish(layer, now, 480)
                     else:
+                        call.voicemail_box = action.box
                         call.ring(
                             [("voicemail", [target])],
                             self.settings.ring_timeout,

@@ -5,15 +5,17 @@ first wave is out, answered with the member who won, ended after the call record
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from sharedline.bus import MemoryBus
 from sharedline.inbox.events import EventKind, InboxEvent
 from sharedline.sip.service import Action
 from sharedline.store import Database, PhoneNumber, User, Workspace
-from sharedline.store.inbox_models import Contact, ContactNumber, Conversation
+from sharedline.store.inbox_models import Contact, ContactNumber, Conversation, Voicemail
 from sharedline.store.models import CallRecord
 from sharedline.store.repositories import load_directory
 from sharedline.store.sync import ActionWriter, Clock, refresh_caller_names
@@ -249,6 +251,43 @@ async def test_call_events_reach_the_bus_in_the_callers_conversation_after_the_r
     async with database.session() as session:
         rows = (await session.execute(select(Conversation.contact_e164))).scalars().all()
     assert rows == [CALLER]
+
+
+async def test_a_message_left_on_the_voicemail_server_becomes_a_voicemail_item(
+    database: Database,  # noqa: F811
+) -> None:
+    workspace_id, _ = await provision(database)
+    bus = MemoryBus()
+    clock = Clock(asyncio.get_running_loop())
+    writer = ActionWriter(database, clock, bus)
+    left = replace(
+        report(0),
+        answered_by=None,
+        outcome=CallOutcome.VOICEMAIL,
+        answered_at=10.0,
+        ended_at=42.5,
+        voicemail_box="support",
+    )
+    async with bus.subscribe() as events:
+        writer.start()
+        writer.submit([SaveCall(report=left), SaveCall(report=left)])  # twice: one voicemail
+        event = await asyncio.wait_for(anext(events), 5)
+        await writer.drain()
+        assert events.pending == 0
+    assert event.kind is EventKind.VOICEMAIL_CREATED
+    assert event.workspace_id == workspace_id
+    assert event.payload["box"] == "support"
+    assert event.payload["duration"] == pytest.approx(32.5)
+    assert event.payload["audio_url"] is None
+    async with database.session() as session:
+        (voicemail,) = (await session.execute(select(Voicemail))).scalars().all()
+        record_id = await session.scalar(select(CallRecord.id))
+        conversation = await session.get(Conversation, voicemail.conversation_id)
+    assert voicemail.id == event.payload["voicemail_id"]
+    assert voicemail.call_record_id == record_id
+    assert conversation is not None
+    assert conversation.contact_e164 == CALLER
+    assert event.conversation_id == conversation.id
 
 
 async def test_the_directory_carries_each_workspaces_caller_names(

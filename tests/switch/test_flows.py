@@ -12,10 +12,19 @@ from datetime import UTC, datetime
 from sharedline.callflows.interpreter import Interpreter
 from sharedline.callflows.loader import known_from_directory, parse_flows
 from sharedline.sip.events import Address
-from sharedline.sip.message import Request
+from sharedline.sip.message import Request, Response
 from sharedline.switch.records import CallOutcome, LegOutcome, SaveTurn
 
-from .playbook import CARRIER, NUMBER, Bench, Sent, answer, carrier_invite, member_address
+from .playbook import (
+    CARRIER,
+    NUMBER,
+    Bench,
+    Sent,
+    answer,
+    carrier_invite,
+    carrier_request,
+    member_address,
+)
 from .test_switch import (
     call_reports,
     lines,
@@ -210,6 +219,13 @@ flows:
     out = bench.feed(answer(leg, 200, tag="vm", contact=VOICEMAIL_SERVER), VOICEMAIL_SERVER)
     assert statuses(out, CARRIER) == [200]
     assert bench.switch.calls  # connected to the voicemail server
+    [ok] = [m for d, m in out if d == CARRIER and isinstance(m, Response)]
+    out = bench.feed(carrier_request("BYE", ok, cseq=2, branch="z9hG4bK-bye"), CARRIER)
+    [bye] = [m for d, m in out if d == VOICEMAIL_SERVER and isinstance(m, Request)]
+    bench.feed(answer(bye, 200, tag="vm"), VOICEMAIL_SERVER)
+    [report] = call_reports(bench)
+    assert report.outcome is CallOutcome.VOICEMAIL
+    assert report.voicemail_box == "support"  # the writer files the message under it
 
 
 def test_voicemail_without_a_voicemail_server_answers_480() -> None:
