@@ -25,7 +25,6 @@ logged (``bus_message_dropped``) and dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from typing import Any
 
@@ -33,7 +32,8 @@ import asyncpg  # type: ignore[import-untyped]
 import structlog
 
 from ..inbox.events import InboxEvent, InvalidEvent
-from .memory import DEFAULT_QUEUE_SIZE, BusClosed, MemoryBus, Subscription, backoff, stamp
+from .memory import DEFAULT_QUEUE_SIZE, BusClosed, backoff, stamp
+from .remote import RemoteBus
 
 __all__ = ["DEFAULT_CHANNEL", "MAX_PAYLOAD", "PostgresBus", "dsn_from_url"]
 
@@ -55,7 +55,7 @@ def dsn_from_url(url: str) -> str:
     return f"postgresql://{rest}"
 
 
-class PostgresBus:
+class PostgresBus(RemoteBus):
     """Events shared by every node connected to one PostgreSQL database."""
 
     def __init__(
@@ -73,9 +73,9 @@ class PostgresBus:
     ) -> None:
         if not _CHANNEL.fullmatch(channel):
             raise ValueError(f"channel {channel!r} is not a lower-case identifier of 1-63 bytes")
+        super().__init__(queue_size=queue_size, node_id=node_id)
         self.dsn = dsn_from_url(url)
         self.channel = channel
-        self.node_id = node_id
         self.max_payload = max_payload
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
@@ -83,38 +83,8 @@ class PostgresBus:
         self.connect_timeout = connect_timeout
         self.listener_pid: int | None = None
         """The server process id of the listening connection, while connected."""
-        self._local = MemoryBus(queue_size=queue_size, node_id=node_id)
-        self._connected = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
         self._publisher: Any = None
         self._publish_lock = asyncio.Lock()
-        self._closed = False
-
-    @property
-    def connected(self) -> bool:
-        """True while the listener is LISTENing on the server."""
-        return self._connected.is_set()
-
-    async def start(self, timeout: float = 5.0) -> bool:
-        """Start listening; wait up to ``timeout`` seconds for LISTEN to take effect.
-
-        Returns whether it did. If not, the bus keeps trying in the background.
-        """
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name=f"bus:{self.channel}")
-        return await self.wait_connected(timeout)
-
-    async def wait_connected(self, timeout: float) -> bool:
-        """Wait until the listener is LISTENing; False after ``timeout`` seconds."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    def subscribe(self) -> Subscription:
-        """A subscription to every event any node publishes from now on."""
-        return self._local.subscribe()
 
     async def publish(self, event: InboxEvent) -> bool:
         """NOTIFY every node of ``event``; False (and an error logged) if PostgreSQL is down."""
@@ -145,11 +115,7 @@ class PostgresBus:
 
     async def close(self) -> None:
         """Stop listening, close the connections and end every subscription."""
-        self._closed = True
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        await self._stop_listening()
         async with self._publish_lock:
             await _discard(self._publisher)
             self._publisher = None

@@ -29,7 +29,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..inbox.events import InboxEvent, InvalidEvent
-from .memory import DEFAULT_QUEUE_SIZE, BusClosed, MemoryBus, Subscription, backoff, stamp
+from .memory import DEFAULT_QUEUE_SIZE, BusClosed, backoff, stamp
+from .remote import RemoteBus
 
 __all__ = ["DEFAULT_CHANNEL", "RedisBus"]
 
@@ -40,7 +41,7 @@ DEFAULT_CHANNEL = "sharedline:events"
 _CONNECTION_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
-class RedisBus:
+class RedisBus(RemoteBus):
     """Events shared by every node connected to one Redis server (``redis://host:port/db``)."""
 
     def __init__(
@@ -53,42 +54,12 @@ class RedisBus:
         reconnect_initial: float = 0.1,
         reconnect_max: float = 5.0,
     ) -> None:
+        super().__init__(queue_size=queue_size, node_id=node_id)
         self.url = url
         self.channel = channel
-        self.node_id = node_id
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
-        self._local = MemoryBus(queue_size=queue_size, node_id=node_id)
         self._publisher: aioredis.Redis = aioredis.Redis.from_url(url)
-        self._connected = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
-        self._closed = False
-
-    @property
-    def connected(self) -> bool:
-        """True while the listener is subscribed on the server."""
-        return self._connected.is_set()
-
-    async def start(self, timeout: float = 5.0) -> bool:
-        """Start listening; wait up to ``timeout`` seconds for the subscription to be confirmed.
-
-        Returns whether it was. If not, the bus keeps trying in the background.
-        """
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name=f"bus:{self.channel}")
-        return await self.wait_connected(timeout)
-
-    async def wait_connected(self, timeout: float) -> bool:
-        """Wait until the listener is subscribed; False after ``timeout`` seconds."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    def subscribe(self) -> Subscription:
-        """A subscription to every event any node publishes from now on."""
-        return self._local.subscribe()
 
     async def publish(self, event: InboxEvent) -> bool:
         """Publish ``event`` to every node; False (and an error logged) if Redis is unreachable."""
@@ -105,11 +76,7 @@ class RedisBus:
 
     async def close(self) -> None:
         """Stop listening, close the connections and end every subscription."""
-        self._closed = True
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        await self._stop_listening()
         await self._publisher.aclose()
         await self._local.close()
 
