@@ -237,6 +237,11 @@ class Engine:
             await self.database.close()
         log.info("stopped")
 
+    def reload(self) -> None:
+        """Read the call-flow files again now (SIGHUP); nothing before the engine has them."""
+        if self.reloader is not None:
+            self.reloader.request()
+
     async def drain(self, timeout: float) -> None:
         """Refuse new calls (503) and give the calls in progress ``timeout`` seconds to end."""
         if self.switch is None:
@@ -252,6 +257,13 @@ class Engine:
 async def run(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; return the process exit status."""
     engine = Engine(settings)
+    # Signals are ours from the first moment: a SIGHUP while starting must not kill the process
+    # (its default action), and a SIGTERM while starting stops the engine once it has started.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, engine.reload)
     try:
         await engine.start()
     except FlowError as error:
@@ -260,12 +272,6 @@ async def run(settings: Settings) -> int:
         await engine.stop()
         return 2
     log.info("database_configured", url=_redact(settings.database_url))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    if engine.reloader is not None:
-        loop.add_signal_handler(signal.SIGHUP, engine.reloader.request)
     await stop.wait()
     log.info("stopping")
     await engine.drain(settings.sip.drain_timeout)
