@@ -32,7 +32,7 @@ import asyncpg  # type: ignore[import-untyped]
 import structlog
 
 from ..inbox.events import InboxEvent, InvalidEvent
-from .memory import DEFAULT_QUEUE_SIZE, BusClosed, backoff, stamp
+from .memory import DEFAULT_QUEUE_SIZE, BusClosed, stamp
 from .remote import RemoteBus
 
 __all__ = ["DEFAULT_CHANNEL", "MAX_PAYLOAD", "PostgresBus", "dsn_from_url"]
@@ -58,6 +58,8 @@ def dsn_from_url(url: str) -> str:
 class PostgresBus(RemoteBus):
     """Events shared by every node connected to one PostgreSQL database."""
 
+    connection_errors = _CONNECTION_ERRORS
+
     def __init__(
         self,
         url: str,
@@ -73,12 +75,15 @@ class PostgresBus(RemoteBus):
     ) -> None:
         if not _CHANNEL.fullmatch(channel):
             raise ValueError(f"channel {channel!r} is not a lower-case identifier of 1-63 bytes")
-        super().__init__(queue_size=queue_size, node_id=node_id)
+        super().__init__(
+            queue_size=queue_size,
+            node_id=node_id,
+            reconnect_initial=reconnect_initial,
+            reconnect_max=reconnect_max,
+        )
         self.dsn = dsn_from_url(url)
         self.channel = channel
         self.max_payload = max_payload
-        self.reconnect_initial = reconnect_initial
-        self.reconnect_max = reconnect_max
         self.health_interval = health_interval
         self.connect_timeout = connect_timeout
         self.listener_pid: int | None = None
@@ -129,26 +134,14 @@ class PostgresBus(RemoteBus):
         log.warning("bus_event_truncated", event_id=event.id, size=size, limit=self.max_payload)
         return event.without_payload().to_json()
 
-    async def _listen(self) -> None:
-        failures = 0
-        while True:
-            connection: Any = None
-            try:
-                connection = await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
-                await self._serve(connection)
-            except _CONNECTION_ERRORS as error:
-                failures = 0 if self.connected else failures + 1
-                reason = str(error) or type(error).__name__
-                event = "bus_connection_lost" if failures == 0 else "bus_connect_failed"
-                log.error(event, channel=self.channel, error=reason, failures=failures)
-            except Exception:
-                failures += 1
-                log.exception("bus_listener_failed", channel=self.channel, failures=failures)
-            finally:
-                self._connected.clear()
-                self.listener_pid = None
-                await _discard(connection)
-            await asyncio.sleep(backoff(failures, self.reconnect_initial, self.reconnect_max))
+    async def _listen_once(self) -> None:
+        connection: Any = None
+        try:
+            connection = await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
+            await self._serve(connection)
+        finally:
+            self.listener_pid = None
+            await _discard(connection)
 
     async def _serve(self, connection: Any) -> None:
         lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()

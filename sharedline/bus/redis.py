@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..inbox.events import InboxEvent, InvalidEvent
-from .memory import DEFAULT_QUEUE_SIZE, BusClosed, backoff, stamp
+from .memory import DEFAULT_QUEUE_SIZE, BusClosed, stamp
 from .remote import RemoteBus
 
 __all__ = ["DEFAULT_CHANNEL", "RedisBus"]
@@ -44,6 +44,8 @@ _CONNECTION_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 class RedisBus(RemoteBus):
     """Events shared by every node connected to one Redis server (``redis://host:port/db``)."""
 
+    connection_errors = _CONNECTION_ERRORS
+
     def __init__(
         self,
         url: str,
@@ -54,11 +56,14 @@ class RedisBus(RemoteBus):
         reconnect_initial: float = 0.1,
         reconnect_max: float = 5.0,
     ) -> None:
-        super().__init__(queue_size=queue_size, node_id=node_id)
+        super().__init__(
+            queue_size=queue_size,
+            node_id=node_id,
+            reconnect_initial=reconnect_initial,
+            reconnect_max=reconnect_max,
+        )
         self.url = url
         self.channel = channel
-        self.reconnect_initial = reconnect_initial
-        self.reconnect_max = reconnect_max
         self._publisher: aioredis.Redis = aioredis.Redis.from_url(url)
 
     async def publish(self, event: InboxEvent) -> bool:
@@ -80,26 +85,14 @@ class RedisBus(RemoteBus):
         await self._publisher.aclose()
         await self._local.close()
 
-    async def _listen(self) -> None:
-        failures = 0
-        while True:
-            client = aioredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
-            pubsub = client.pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                await self._pump(pubsub)
-            except _CONNECTION_ERRORS as error:
-                failures = 0 if self.connected else failures + 1
-                reason = str(error) or type(error).__name__
-                event = "bus_connection_lost" if failures == 0 else "bus_connect_failed"
-                log.error(event, channel=self.channel, error=reason, failures=failures)
-            except Exception:
-                failures += 1
-                log.exception("bus_listener_failed", channel=self.channel, failures=failures)
-            finally:
-                self._connected.clear()
-                await _quietly_close(pubsub, client)
-            await asyncio.sleep(backoff(failures, self.reconnect_initial, self.reconnect_max))
+    async def _listen_once(self) -> None:
+        client = aioredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(self.channel)
+            await self._pump(pubsub)
+        finally:
+            await _quietly_close(pubsub, client)
 
     async def _pump(self, pubsub: PubSub) -> None:
         while True:

@@ -12,18 +12,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from .memory import MemoryBus, Subscription
+import structlog
+
+from .memory import MemoryBus, Subscription, backoff
 
 __all__ = ["RemoteBus"]
+
+log = structlog.get_logger(__name__)
 
 
 class RemoteBus:
     """The listener task, its connected flag and the local fan-out (subclasses: ``_listen``)."""
 
     channel: str
+    connection_errors: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError)
+    """What losing (or not reaching) the server raises: logged, then a reconnect."""
 
-    def __init__(self, *, queue_size: int, node_id: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        queue_size: int,
+        node_id: str | None,
+        reconnect_initial: float,
+        reconnect_max: float,
+    ) -> None:
         self.node_id = node_id
+        self.reconnect_initial = reconnect_initial
+        self.reconnect_max = reconnect_max
         self._local = MemoryBus(queue_size=queue_size, node_id=node_id)
         self._connected = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
@@ -64,4 +79,25 @@ class RemoteBus:
                 await self._listener
 
     async def _listen(self) -> None:
+        """Listen until closed: after each lost or failed connection, back off exponentially
+        (``reconnect_initial`` doubling up to ``reconnect_max``) and connect again."""
+        failures = 0
+        while True:
+            try:
+                await self._listen_once()
+            except self.connection_errors as error:
+                failures = 0 if self.connected else failures + 1
+                reason = str(error) or type(error).__name__
+                event = "bus_connection_lost" if failures == 0 else "bus_connect_failed"
+                log.error(event, channel=self.channel, error=reason, failures=failures)
+            except Exception:
+                failures += 1
+                log.exception("bus_listener_failed", channel=self.channel, failures=failures)
+            finally:
+                self._connected.clear()
+            await asyncio.sleep(backoff(failures, self.reconnect_initial, self.reconnect_max))
+
+    async def _listen_once(self) -> None:
+        """Connect, listen (setting ``_connected``) and feed ``_local`` until the connection is
+        lost; release the connection on the way out."""
         raise NotImplementedError
