@@ -163,22 +163,13 @@ def _store_facts(
     async def read(database: Database) -> tuple[CallFacts, KnownEntities]:
         directory = await load_directory(database)
         found = directory.numbers.get(number)
-        members = found.members if found is not None else ()
-        emails = {member.user_id: member.email for member in members}
-        availability = await load_availability(database)
-        turns = await load_turns(database)
-        idle = await load_idle_since(database)
-        facts = CallFacts(
+        facts = CallFacts.by_user_id(
             number=number,
             caller=caller,
-            members=tuple(emails.values()),
-            availability={emails[u]: a for u, a in availability.items() if u in emails},
-            turns={
-                rotation: {emails[u]: t for u, t in by_user.items() if u in emails}
-                for rotation, by_user in turns.items()
-                if rotation.startswith(f"{number}/")
-            },
-            idle_since={emails[u]: at for u, at in idle.items() if u in emails},
+            members=[(m.user_id, m.email) for m in (found.members if found is not None else ())],
+            availability=await load_availability(database),
+            turns=await load_turns(database),
+            idle_since=await load_idle_since(database),
         )
         return facts, known_from_directory(directory)
 

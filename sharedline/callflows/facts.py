@@ -5,7 +5,7 @@ Members are named by email throughout (the key flows use); the backend maps its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -52,3 +52,36 @@ class CallFacts:
 
     def wall_time(self, now: float) -> datetime:
         return datetime.fromtimestamp(now + self.wall_offset, UTC)
+
+    @classmethod
+    def by_user_id(
+        cls,
+        *,
+        number: str,
+        caller: str,
+        members: Sequence[tuple[int, str]],
+        availability: Mapping[int, MemberAvailability],
+        turns: Mapping[str, Mapping[int, int]],
+        idle_since: Mapping[int, float],
+        busy: Iterable[int] = (),
+        wall_offset: float = 0.0,
+    ) -> CallFacts:
+        """The facts from a backend's state kept by user id: ``members`` are the number's
+        (user id, email) pairs in ring order; state of anyone else, and rotations of other
+        numbers (keys not starting ``NUMBER/``), are left out."""
+        emails = dict(members)
+        prefix = f"{number}/"
+        return cls(
+            number=number,
+            caller=caller,
+            members=tuple(email for _, email in members),
+            busy=frozenset(emails[user] for user in busy if user in emails),
+            availability={emails[u]: a for u, a in availability.items() if u in emails},
+            turns={
+                rotation: {emails[u]: turn for u, turn in by_user.items() if u in emails}
+                for rotation, by_user in turns.items()
+                if rotation.startswith(prefix)
+            },
+            idle_since={emails[u]: at for u, at in idle_since.items() if u in emails},
+            wall_offset=wall_offset,
+        )

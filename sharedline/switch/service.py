@@ -469,29 +469,21 @@ class Switch:
 
     def _facts(self, number: DirectoryNumber, caller: str, now: float) -> CallFacts:
         """What the interpreter needs to know, keyed by the number's members' emails."""
-        emails = {member.user_id: member.email for member in number.members}
-        busy = frozenset(
-            emails[call.winner.target.user_id]
+        busy = (
+            call.winner.target.user_id
             for call in self.calls
             if call.winner is not None
             and call.winner.state is LegState.ANSWERED
-            and call.winner.target.user_id in emails
+            and call.winner.target.user_id is not None
         )
-        prefix = f"{number.e164}/"
-        return CallFacts(
+        return CallFacts.by_user_id(
             number=number.e164,
             caller=caller,
-            members=tuple(member.email for member in number.members),
+            members=[(member.user_id, member.email) for member in number.members],
+            availability=self.availability,
+            turns=self.turns,
+            idle_since=self.idle_since,
             busy=busy,
-            availability={
-                emails[user]: found for user, found in self.availability.items() if user in emails
-            },
-            turns={
-                rotation: {emails[u]: turn for u, turn in turns.items() if u in emails}
-                for rotation, turns in self.turns.items()
-                if rotation.startswith(prefix)
-            },
-            idle_since={emails[u]: at for u, at in self.idle_since.items() if u in emails},
             wall_offset=self.wall_offset,
         )
 
